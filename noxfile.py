@@ -1,0 +1,105 @@
+"""The test matrix: 3.13t (no GIL), 3.13t with PYTHON_GIL=1, and a GIL 3.13.
+
+The interpreters are the ones scripts/bootstrap.sh builds (override with
+FREEORDER_PYTHON_NOGIL / FREEORDER_PYTHON_GIL). Run all: ``nox``; one: ``nox -s nogil``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.download_python = "never"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+CACHE = Path(
+    os.environ.get("FREEORDER_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "freeorder"
+)
+PYTHON_NOGIL = os.environ.get("FREEORDER_PYTHON_NOGIL") or str(CACHE / "cpython-3.13-nogil/bin/python3.13t")
+PYTHON_GIL = os.environ.get("FREEORDER_PYTHON_GIL") or str(CACHE / "cpython-3.13-gil/bin/python3.13")
+
+# Tests that are safe to run many copies of at once under pytest-run-parallel.
+PARALLEL_SAFE = ["tests/test_atomic_conformance.py", "tests/test_atomic_facade.py"]
+
+
+def _install(session: nox.Session, extras: str) -> None:
+    session.install("-e", f".[{extras}]")
+    # hypothesis' newest release is sdist-only (needs cargo) on 3.13t: take a wheel.
+    session.install("--only-binary=:all:", "hypothesis")
+
+
+def _run_tests(session: nox.Session, gil: str) -> None:
+    env = {"PYTHON_GIL": gil}
+    session.run("python", "-c", "import sys, freeorder; print('GIL enabled:', sys._is_gil_enabled())", env=env)
+    session.run("pytest", *session.posargs, env=env)
+    if not session.posargs:
+        session.run("pytest", "--parallel-threads=4", *PARALLEL_SAFE, env=env)
+
+
+for _path in (PYTHON_NOGIL, PYTHON_GIL):
+    if not Path(_path).exists():
+        print(f"noxfile: interpreter {_path} not found; run scripts/bootstrap.sh first")
+
+
+@nox.session(name="nogil", python=PYTHON_NOGIL)
+def nogil(session: nox.Session) -> None:
+    """Free-threaded 3.13t with the GIL disabled (the product's target)."""
+    _install(session, "test")
+    _run_tests(session, "0")
+
+
+@nox.session(name="nogil-with-gil", python=PYTHON_NOGIL)
+def nogil_with_gil(session: nox.Session) -> None:
+    """The same 3.13t interpreter with PYTHON_GIL=1."""
+    _install(session, "test")
+    _run_tests(session, "1")
+
+
+@nox.session(name="gil", python=PYTHON_GIL)
+def gil(session: nox.Session) -> None:
+    """A GIL build of the same CPython 3.13 source, with the `atomics` cross-check backend."""
+    _install(session, "test,atomics")
+    _run_tests(session, "1")
+
+
+BENCH_CONFIGS = [
+    ("nogil", PYTHON_NOGIL, "0"),
+    ("nogil-with-gil", PYTHON_NOGIL, "1"),
+    ("gil", PYTHON_GIL, "1"),
+]
+
+
+def _bench(session: nox.Session, config: str, gil: str) -> None:
+    session.install("-e", ".[bench]")
+    session.install("ft-utils")  # comparison only; skipped by the benchmark if it fails to import
+    out = Path("benchmarks/results") / f"atomics-{config}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    args = session.posargs or ["--fast"]
+    session.run(
+        "python", "benchmarks/bench_atomics.py", "--inherit-environ=PYTHON_GIL", "-o", str(out), *args,
+        env={"PYTHON_GIL": gil},
+    )
+
+
+for _config, _python, _gil in BENCH_CONFIGS:
+
+    def _session(session: nox.Session, _config=_config, _gil=_gil) -> None:
+        _bench(session, _config, _gil)
+
+    _session.__doc__ = f"Atomics benchmarks on {_config}; writes benchmarks/results/atomics-{_config}.json."
+    nox.session(name=f"bench-atomics-{_config}", python=_python, tags=["bench"])(_session)
+
+
+@nox.session(name="bench-report", python=False, tags=["bench"])
+def bench_report(session: nox.Session) -> None:
+    """Render the benchmark results into benchmarks/README.md (runs last with -t bench)."""
+    session.run(sys.executable, "benchmarks/report_atomics.py")
+
+
+nox.options.sessions = ["nogil", "nogil-with-gil", "gil"]

@@ -1,0 +1,21 @@
+import pytest
+
+from freeorder import atomic
+
+
+def _backend_params():
+    params = []
+    for name in ("native", "atomics"):
+        try:
+            atomic.load_backend(name)
+            marks = ()
+        except atomic.BackendUnavailable as exc:
+            marks = pytest.mark.skip(reason=str(exc))
+        params.append(pytest.param(name, marks=marks, id=name))
+    return params
+
+
+@pytest.fixture(params=_backend_params())
+def backend(request):
+    """Each atomics backend that loads on this interpreter (others are skipped with the reason)."""
+    return atomic.load_backend(request.param)
