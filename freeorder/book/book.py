@@ -1,0 +1,558 @@
+"""The sequential order book of one symbol: price-time priority matching.
+
+Structure: per side a ``SortedDict`` price -> :class:`Level`, each level a
+``deque`` of resting :class:`~freeorder.book.orders.Order` records in time
+order plus the level's total open quantity. Orders are kept in a list indexed
+by ``order_id - 1`` (ids are per symbol, gap-free from 1), live or finished,
+so every id ever issued can be queried.
+
+Invariants between commands (checked by :mod:`freeorder.book.invariants`):
+
+- the book is not crossed: best bid < best ask;
+- no empty level exists; a level's ``qty`` is the sum of its orders'
+  ``remaining`` and every resting order has ``remaining > 0``;
+- an order rests in exactly one queue iff its status is NEW or
+  PARTIALLY_FILLED, at its own side and price;
+- along a queue ``priority`` strictly increases (time priority);
+- ``(owner, client_id)`` is unique among live orders.
+
+Matching: an incoming order trades against the best opposite level first and
+within a level in queue order, always at the resting (maker) price. A partial
+fill leaves the maker at the front of its queue. Every command validates all
+of its input before changing anything: one that raises leaves the book, its
+order ids and its sequence number untouched.
+
+Not thread-safe: one thread at a time (engines provide the synchronisation).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from sortedcontainers import SortedDict
+
+from .errors import DuplicateClientId, InvalidOrder, InvalidOrderType, UnknownOrder
+from .events import Accepted, BookUpdate, Cancelled, CancelReason, Modified, Rejected, RejectReason, Trade
+from .instrument import Instrument
+from .orders import Order, OrderInfo, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
+from .results import (
+    BookSnapshot,
+    CancelResult,
+    Depth,
+    LevelInfo,
+    LevelOrders,
+    MassCancelResult,
+    ModifyResult,
+    Quote,
+    RestingOrder,
+    SubmitResult,
+)
+
+__all__ = ["OrderBook", "Level"]
+
+BUY = Side.BUY
+SELL = Side.SELL
+LIMIT = OrderType.LIMIT
+MARKET = OrderType.MARKET
+GTC = TimeInForce.GTC
+IOC = TimeInForce.IOC
+FOK = TimeInForce.FOK
+NEW = OrderStatus.NEW
+PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
+FILLED = OrderStatus.FILLED
+CANCELLED = OrderStatus.CANCELLED
+REJECTED = OrderStatus.REJECTED
+EXPIRED = OrderStatus.EXPIRED
+STP_NONE = SelfTradePrevention.NONE
+CANCEL_NEWEST = SelfTradePrevention.CANCEL_NEWEST
+CANCEL_OLDEST = SelfTradePrevention.CANCEL_OLDEST
+
+
+def _check_enum(name: str, value: object, enum_type: type) -> None:
+    if type(value) is not enum_type:
+        raise InvalidOrderType(name, value, f"expected a {enum_type.__name__} member")
+
+
+class Level:
+    """One price level: ``queue`` of resting orders (time order) and their total ``qty``."""
+
+    __slots__ = ("qty", "queue")
+
+    def __init__(self) -> None:
+        self.qty = 0
+        self.queue: deque[Order] = deque()
+
+
+class OrderBook:
+    """The order book of one :class:`~freeorder.book.instrument.Instrument`.
+
+    Prices and quantities given to commands are parsed by the instrument
+    (``int``/``Decimal``/``str``/exact ``float``); everything returned is in
+    the instrument's integer units. With ``record_events=False`` the book keeps
+    no event log (results still carry each command's events).
+    """
+
+    __slots__ = ("instrument", "symbol", "_bids", "_asks", "_orders", "_client_ids", "_seq", "_log")
+
+    def __init__(self, instrument: Instrument, *, record_events: bool = True) -> None:
+        if not isinstance(instrument, Instrument):
+            raise InvalidOrderType("instrument", instrument, "expected an Instrument")
+        self.instrument = instrument
+        self.symbol = instrument.symbol
+        self._bids: SortedDict = SortedDict()
+        self._asks: SortedDict = SortedDict()
+        self._orders: list[Order] = []
+        self._client_ids: dict[tuple[str, str], Order] = {}
+        self._seq = 0
+        self._log: list | None = [] if record_events else None
+
+    # ------------------------------------------------------------------ commands
+
+    def submit(
+        self,
+        side: Side,
+        quantity,
+        price=None,
+        *,
+        order_type: OrderType = LIMIT,
+        time_in_force: TimeInForce | None = None,
+        post_only: bool = False,
+        owner: str = "",
+        client_id: str | None = None,
+        stp: SelfTradePrevention = STP_NONE,
+    ) -> SubmitResult:
+        """Submit a new order; see the engine API for the semantics of each field."""
+        instrument = self.instrument
+        if side is not BUY and side is not SELL:
+            _check_enum("side", side, Side)
+        if order_type is LIMIT:
+            if price is None:
+                raise InvalidOrder("price", None, "a limit order needs a price")
+            px = instrument.parse_price(price)
+        elif order_type is MARKET:
+            if price is not None:
+                raise InvalidOrder("price", price, "a market order takes no price")
+            px = None
+        else:
+            _check_enum("order_type", order_type, OrderType)
+        qty = instrument.parse_quantity(quantity)
+        if time_in_force is None:
+            tif = GTC if px is not None else IOC
+        else:
+            _check_enum("time_in_force", time_in_force, TimeInForce)
+            tif = time_in_force
+            if px is None and tif is GTC:
+                raise InvalidOrder("time_in_force", tif, "a market order cannot rest: use IOC or FOK")
+        if post_only is not False:
+            if post_only is not True:
+                raise InvalidOrderType("post_only", post_only, "expected a bool")
+            if px is None or tif is not GTC:
+                raise InvalidOrder("post_only", post_only, "post-only needs a GTC limit order")
+        if type(owner) is not str:
+            raise InvalidOrderType("owner", owner, "expected a str")
+        if client_id is not None:
+            if type(client_id) is not str:
+                raise InvalidOrderType("client_id", client_id, "expected a str or None")
+            if (owner, client_id) in self._client_ids:
+                raise DuplicateClientId("client_id", client_id, f"owner {owner!r} has a live order with it")
+        if stp is not STP_NONE:
+            _check_enum("stp", stp, SelfTradePrevention)
+
+        # Validated: from here on the book changes.
+        symbol = self.symbol
+        order_id = len(self._orders) + 1
+        order = Order(order_id, owner, client_id, side, order_type, tif, post_only, stp, px, qty)
+        self._orders.append(order)
+        reject = None
+        if post_only:
+            if side is BUY:
+                reject = self._asks and px >= self._asks.peekitem(0)[0]
+            else:
+                reject = self._bids and px <= self._bids.peekitem(-1)[0]
+            reject = RejectReason.POST_ONLY_WOULD_CROSS if reject else None
+        elif tif is FOK and not self._fillable(order):
+            reject = RejectReason.FOK_UNFILLABLE
+        self._seq = seq = self._seq + 1
+        if reject is not None:
+            order.status = REJECTED
+            order.remaining = 0
+            order.cancelled = qty
+            events = (Rejected(symbol, seq, order_id, reject),)
+            if self._log is not None:
+                self._log.append(events[0])
+            return SubmitResult(order_id, REJECTED, 0, 0, events)
+
+        order.priority = seq
+        events = [Accepted(symbol, seq, order_id, owner, client_id, side, order_type, tif, post_only, stp, px, qty)]
+        self._place(order, events)
+        if self._log is not None:
+            self._log.extend(events)
+        return SubmitResult(order_id, order.status, order.filled, order.remaining, tuple(events))
+
+    def cancel(self, order_id: int) -> CancelResult:
+        """Cancel a live order's whole open quantity; a finished order is answered
+        with ``cancelled=False, reason=ORDER_NOT_LIVE`` and no event."""
+        order = self._lookup(order_id)
+        if order.status is not NEW and order.status is not PARTIALLY_FILLED:
+            return CancelResult(order_id, False, order.status, 0, RejectReason.ORDER_NOT_LIVE, ())
+        qty = order.remaining
+        events: list = []
+        self._unlink(order, events, CancelReason.USER)
+        if self._log is not None:
+            self._log.extend(events)
+        return CancelResult(order_id, True, CANCELLED, qty, None, tuple(events))
+
+    def modify(self, order_id: int, *, price=None, quantity=None) -> ModifyResult:
+        """Change a live order's price and/or open quantity (``quantity`` is the new
+        *remaining* quantity, not the total).
+
+        Lowering the quantity at the same price keeps the order's queue place.
+        A new price or a larger quantity sends it to the back of the queue at
+        the (new) price, keeping its id; at a new price it first matches like an
+        incoming order (its own self-trade prevention applies), unless it is
+        post-only, in which case a crossing price is refused.
+        """
+        order = self._lookup(order_id)
+        instrument = self.instrument
+        if price is None and quantity is None:
+            raise InvalidOrder("quantity", None, "modify needs a new price or quantity")
+        new_px = None if price is None else instrument.parse_price(price)
+        new_qty = None if quantity is None else instrument.parse_quantity(quantity)
+        if order.status is not NEW and order.status is not PARTIALLY_FILLED:
+            return ModifyResult(order_id, False, order.status, False, 0, 0, RejectReason.ORDER_NOT_LIVE, ())
+        old_px = order.price
+        old_qty = order.remaining
+        if new_px is None:
+            new_px = old_px
+        if new_qty is None:
+            new_qty = old_qty
+        if new_px == old_px and new_qty == old_qty:
+            return ModifyResult(order_id, True, order.status, True, 0, old_qty, None, ())
+        if order.post_only and new_px != old_px:
+            if order.side is BUY:
+                crosses = self._asks and new_px >= self._asks.peekitem(0)[0]
+            else:
+                crosses = self._bids and new_px <= self._bids.peekitem(-1)[0]
+            if crosses:
+                return ModifyResult(
+                    order_id, False, order.status, False, 0, old_qty, RejectReason.POST_ONLY_WOULD_CROSS, ()
+                )
+
+        symbol = self.symbol
+        side = order.side
+        level = (self._bids if side is BUY else self._asks)[old_px]
+        events: list = []
+        if new_px == old_px:
+            keep = new_qty < old_qty
+            self._seq = seq = self._seq + 1
+            events.append(Modified(symbol, seq, order_id, new_px, new_qty, keep))
+            if not keep:
+                level.queue.remove(order)
+                level.queue.append(order)
+                order.priority = seq
+            level.qty += new_qty - old_qty
+            order.quantity += new_qty - old_qty
+            order.remaining = new_qty
+            self._seq = seq = self._seq + 1
+            events.append(BookUpdate(symbol, seq, side, old_px, level.qty, len(level.queue)))
+            filled = 0
+        else:
+            keep = False
+            self._seq = seq = self._seq + 1
+            events.append(Modified(symbol, seq, order_id, new_px, new_qty, False))
+            order.priority = seq
+            self._remove_from_level(order, level, events)
+            order.price = new_px
+            order.quantity += new_qty - old_qty
+            order.remaining = new_qty
+            before = order.filled
+            if order.client_id is not None:
+                del self._client_ids[(order.owner, order.client_id)]
+            self._place(order, events)
+            filled = order.filled - before
+        if self._log is not None:
+            self._log.extend(events)
+        return ModifyResult(order_id, True, order.status, keep, filled, order.remaining, None, tuple(events))
+
+    def mass_cancel(self, *, side: Side | None = None, owner: str | None = None) -> MassCancelResult:
+        """Cancel every live order, or those of ``side`` and/or ``owner``."""
+        if side is not None:
+            _check_enum("side", side, Side)
+        if owner is not None and type(owner) is not str:
+            raise InvalidOrderType("owner", owner, "expected a str or None")
+        symbol = self.symbol
+        events: list = []
+        ids: list[int] = []
+        total = 0
+        for book_side, book, prices in ((BUY, self._bids, reversed(self._bids)), (SELL, self._asks, iter(self._asks))):
+            if side is not None and side is not book_side:
+                continue
+            emptied = []
+            for price in prices:
+                level = book[price]
+                queue = level.queue
+                if owner is None:
+                    victims = list(queue)
+                    queue.clear()
+                else:
+                    victims = [o for o in queue if o.owner == owner]
+                    if not victims:
+                        continue
+                    for o in victims:
+                        queue.remove(o)
+                for o in victims:
+                    qty = o.remaining
+                    level.qty -= qty
+                    total += qty
+                    ids.append(o.order_id)
+                    self._finish(o, CANCELLED, CancelReason.MASS_CANCEL, events)
+                self._seq = seq = self._seq + 1
+                events.append(BookUpdate(symbol, seq, book_side, price, level.qty, len(queue)))
+                if not queue:
+                    emptied.append(price)
+            for price in emptied:
+                del book[price]
+        if self._log is not None:
+            self._log.extend(events)
+        return MassCancelResult(tuple(ids), total, tuple(events))
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the last event (0 before any)."""
+        return self._seq
+
+    @property
+    def last_order_id(self) -> int:
+        return len(self._orders)
+
+    def best(self) -> Quote:
+        bids, asks = self._bids, self._asks
+        if bids:
+            bid, bid_level = bids.peekitem(-1)
+            bid_qty = bid_level.qty
+        else:
+            bid, bid_qty = None, 0
+        if asks:
+            ask, ask_level = asks.peekitem(0)
+            ask_qty = ask_level.qty
+        else:
+            ask, ask_qty = None, 0
+        return Quote(bid, bid_qty, ask, ask_qty)
+
+    def depth(self, n: int) -> Depth:
+        """The best ``n`` levels of each side with total quantity and order count."""
+        if type(n) is not int:
+            raise InvalidOrderType("n", n, "expected an int")
+        if n < 0:
+            raise InvalidOrder("n", n, "must be >= 0")
+        bids = []
+        for price in self._bids.islice(max(len(self._bids) - n, 0), reverse=True):
+            level = self._bids[price]
+            bids.append(LevelInfo(price, level.qty, len(level.queue)))
+        asks = []
+        for price in self._asks.islice(0, n):
+            level = self._asks[price]
+            asks.append(LevelInfo(price, level.qty, len(level.queue)))
+        return Depth(tuple(bids), tuple(asks))
+
+    def snapshot(self) -> BookSnapshot:
+        """Full L3 view: every level best first, each queue in time order."""
+
+        def levels(book, prices):
+            out = []
+            for price in prices:
+                level = book[price]
+                orders = tuple(RestingOrder(o.order_id, o.owner, o.remaining, o.priority) for o in level.queue)
+                out.append(LevelOrders(price, level.qty, len(orders), orders))
+            return tuple(out)
+
+        return BookSnapshot(
+            self.symbol,
+            self._seq,
+            len(self._orders),
+            levels(self._bids, reversed(self._bids)),
+            levels(self._asks, iter(self._asks)),
+        )
+
+    def order(self, order_id: int) -> OrderInfo:
+        return self._lookup(order_id).info(self.symbol)
+
+    def orders(self) -> tuple[OrderInfo, ...]:
+        """Every order ever issued for the symbol, by id."""
+        symbol = self.symbol
+        return tuple(o.info(symbol) for o in self._orders)
+
+    def events(self, after_seq: int = 0) -> tuple:
+        """The recorded events with ``seq > after_seq``, in sequence order."""
+        if self._log is None:
+            raise InvalidOrder("record_events", False, "this book keeps no event log")
+        if type(after_seq) is not int:
+            raise InvalidOrderType("after_seq", after_seq, "expected an int")
+        if after_seq < 0:
+            raise InvalidOrder("after_seq", after_seq, "must be >= 0")
+        return tuple(self._log[after_seq:])
+
+    # ------------------------------------------------------------------ internals
+
+    def _lookup(self, order_id: int) -> Order:
+        if type(order_id) is not int:
+            raise InvalidOrderType("order_id", order_id, "expected an int")
+        if not 0 < order_id <= len(self._orders):
+            raise UnknownOrder("order_id", order_id, f"no such order on {self.symbol}")
+        return self._orders[order_id - 1]
+
+    def _fillable(self, taker: Order) -> bool:
+        """Whether matching would fill ``taker`` completely (self-trade prevention counted)."""
+        need = taker.remaining
+        limit = taker.price
+        stp = taker.stp
+        owner = taker.owner
+        if taker.side is BUY:
+            book = self._asks
+            prices = iter(book)
+        else:
+            book = self._bids
+            prices = reversed(book)
+        for price in prices:
+            if limit is not None and (price > limit if taker.side is BUY else price < limit):
+                return False
+            for maker in book[price].queue:
+                if stp is not STP_NONE and maker.owner == owner:
+                    if stp is CANCEL_OLDEST:
+                        continue
+                    return False  # the taker would be cancelled here
+                need -= maker.remaining
+                if need <= 0:
+                    return True
+        return False
+
+    def _place(self, order: Order, events: list) -> None:
+        """Match ``order`` as the taker, then rest, expire or cancel its remainder."""
+        stopped = self._match(order, events)
+        remaining = order.remaining
+        if not remaining:
+            order.status = FILLED
+            return
+        if stopped:
+            self._finish(order, CANCELLED, CancelReason.SELF_TRADE, events)
+        elif order.time_in_force is not GTC:
+            reason = CancelReason.MARKET_REMAINDER if order.price is None else CancelReason.IOC_REMAINDER
+            self._finish(order, EXPIRED, reason, events)
+        else:
+            px = order.price
+            book = self._bids if order.side is BUY else self._asks
+            level = book.get(px)
+            if level is None:
+                level = book[px] = Level()
+            level.queue.append(order)
+            level.qty += remaining
+            order.status = PARTIALLY_FILLED if order.filled else NEW
+            if order.client_id is not None:
+                self._client_ids[(order.owner, order.client_id)] = order
+            self._seq = seq = self._seq + 1
+            events.append(BookUpdate(self.symbol, seq, order.side, px, level.qty, len(level.queue)))
+
+    def _match(self, taker: Order, events: list) -> bool:
+        """Trade ``taker`` against the opposite side; True if self-trade prevention
+        stopped it (its remainder is to be cancelled)."""
+        buy = taker.side is BUY
+        if buy:
+            book = self._asks
+            index = 0
+            maker_side = SELL
+        else:
+            book = self._bids
+            index = -1
+            maker_side = BUY
+        limit = taker.price
+        stp = taker.stp
+        owner = taker.owner
+        taker_id = taker.order_id
+        taker_side = taker.side
+        symbol = self.symbol
+        client_ids = self._client_ids
+        append = events.append
+        while book:
+            price, level = book.peekitem(index)
+            if limit is not None and (price > limit if buy else price < limit):
+                return False
+            queue = level.queue
+            changed = False
+            stop = False
+            while queue:
+                maker = queue[0]
+                if stp is not STP_NONE and maker.owner == owner:
+                    if stp is not CANCEL_NEWEST:  # CANCEL_OLDEST or CANCEL_BOTH
+                        queue.popleft()
+                        level.qty -= maker.remaining
+                        self._finish(maker, CANCELLED, CancelReason.SELF_TRADE, events)
+                        changed = True
+                    if stp is not CANCEL_OLDEST:  # CANCEL_NEWEST or CANCEL_BOTH
+                        stop = True
+                        break
+                    continue
+                want = taker.remaining
+                have = maker.remaining
+                fill = want if want < have else have
+                self._seq = seq = self._seq + 1
+                append(Trade(symbol, seq, maker.order_id, taker_id, maker.owner, owner, price, fill, taker_side))
+                changed = True
+                level.qty -= fill
+                maker.filled += fill
+                maker.remaining = have - fill
+                taker.filled += fill
+                taker.remaining = want - fill
+                if have == fill:
+                    queue.popleft()
+                    maker.status = FILLED
+                    if maker.client_id is not None:
+                        del client_ids[(maker.owner, maker.client_id)]
+                else:
+                    maker.status = PARTIALLY_FILLED
+                if want == fill:
+                    break
+            if changed:
+                self._seq = seq = self._seq + 1
+                append(BookUpdate(symbol, seq, maker_side, price, level.qty, len(queue)))
+            if not queue:
+                del book[price]
+            if stop:
+                return True
+            if not taker.remaining:
+                return False
+        return False
+
+    def _finish(self, order: Order, status: OrderStatus, reason: CancelReason, events: list) -> None:
+        """End ``order`` (already out of any queue) with ``status``, dropping its open quantity."""
+        qty = order.remaining
+        order.cancelled += qty
+        order.remaining = 0
+        order.status = status
+        if order.client_id is not None and self._client_ids.get((order.owner, order.client_id)) is order:
+            del self._client_ids[(order.owner, order.client_id)]
+        self._seq = seq = self._seq + 1
+        events.append(Cancelled(self.symbol, seq, order.order_id, qty, reason))
+
+    def _remove_from_level(self, order: Order, level: Level, events: list) -> None:
+        """Take resting ``order`` out of ``level`` (emitting the level's BookUpdate)."""
+        book = self._bids if order.side is BUY else self._asks
+        level.queue.remove(order)
+        level.qty -= order.remaining
+        self._seq = seq = self._seq + 1
+        events.append(BookUpdate(self.symbol, seq, order.side, order.price, level.qty, len(level.queue)))
+        if not level.queue:
+            del book[order.price]
+
+    def _unlink(self, order: Order, events: list, reason: CancelReason) -> None:
+        """Cancel resting ``order``: its Cancelled event, then its level's BookUpdate."""
+        book = self._bids if order.side is BUY else self._asks
+        level = book[order.price]
+        level.queue.remove(order)
+        level.qty -= order.remaining
+        self._finish(order, CANCELLED, reason, events)
+        self._seq = seq = self._seq + 1
+        events.append(BookUpdate(self.symbol, seq, order.side, order.price, level.qty, len(level.queue)))
+        if not level.queue:
+            del book[order.price]

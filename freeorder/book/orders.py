@@ -1,0 +1,171 @@
+"""Orders: the enums that describe them, the book's mutable order record, and
+the immutable :class:`OrderInfo` view that engines return.
+
+Commands take enum members, not strings: ``Side.BUY``, not ``"buy"`` (a string
+is refused with ``InvalidOrderType``). Convert explicitly with ``Side("buy")``.
+
+Quantity accounting of one order, in quantity units (checked by
+:mod:`freeorder.book.invariants`)::
+
+    quantity == filled + remaining + cancelled
+
+``quantity`` is the total ordered (a modify changes it by the change in open
+quantity), ``filled`` what traded, ``remaining`` what still rests (0 unless the
+status is live), ``cancelled`` what will never trade (cancelled, expired or
+rejected).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+from ._values import value_type
+
+__all__ = [
+    "Side",
+    "OrderType",
+    "TimeInForce",
+    "OrderStatus",
+    "SelfTradePrevention",
+    "Order",
+    "OrderInfo",
+    "LIVE_STATUSES",
+]
+
+
+class Side(enum.Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(enum.Enum):
+    LIMIT = "limit"  # has a price; may rest (GTC)
+    MARKET = "market"  # no price; sweeps the book, never rests
+
+
+class TimeInForce(enum.Enum):
+    GTC = "gtc"  # good till cancelled: the remainder rests
+    IOC = "ioc"  # immediate or cancel: the remainder expires
+    FOK = "fok"  # fill or kill: fills completely at once, or is rejected untouched
+
+
+class OrderStatus(enum.Enum):
+    NEW = "new"  # live, nothing filled
+    PARTIALLY_FILLED = "partially_filled"  # live, some filled
+    FILLED = "filled"
+    CANCELLED = "cancelled"  # by its owner, a mass cancel or self-trade prevention
+    REJECTED = "rejected"  # refused whole: post-only would cross, fill-or-kill cannot fill
+    EXPIRED = "expired"  # the unfilled remainder of an IOC or market order
+
+    @property
+    def is_live(self) -> bool:
+        return self is OrderStatus.NEW or self is OrderStatus.PARTIALLY_FILLED
+
+
+LIVE_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+
+
+class SelfTradePrevention(enum.Enum):
+    """What happens when an incoming order (the taker) meets a resting order of
+    the same owner. The taker's setting decides."""
+
+    NONE = "none"  # they trade
+    CANCEL_NEWEST = "cancel_newest"  # cancel the taker's remainder; the maker stays
+    CANCEL_OLDEST = "cancel_oldest"  # cancel the maker; the taker keeps matching
+    CANCEL_BOTH = "cancel_both"  # cancel the maker and the taker's remainder
+
+
+class Order:
+    """The book's mutable record of one order (one object per order, slots only).
+
+    ``priority`` is the sequence number of the event that last put the order at
+    the back of its level's queue (``Accepted`` or a priority-losing
+    ``Modified``); within a level, queue order is increasing priority.
+    """
+
+    __slots__ = (
+        "order_id",
+        "owner",
+        "client_id",
+        "side",
+        "order_type",
+        "time_in_force",
+        "post_only",
+        "stp",
+        "price",
+        "quantity",
+        "filled",
+        "remaining",
+        "cancelled",
+        "status",
+        "priority",
+    )
+
+    def __init__(self, order_id, owner, client_id, side, order_type, time_in_force, post_only, stp, price, quantity):
+        self.order_id = order_id
+        self.owner = owner
+        self.client_id = client_id
+        self.side = side
+        self.order_type = order_type
+        self.time_in_force = time_in_force
+        self.post_only = post_only
+        self.stp = stp
+        self.price = price
+        self.quantity = quantity
+        self.filled = 0
+        self.remaining = quantity
+        self.cancelled = 0
+        self.status = OrderStatus.NEW
+        self.priority = 0
+
+    def info(self, symbol: str) -> OrderInfo:
+        return OrderInfo(
+            symbol,
+            self.order_id,
+            self.owner,
+            self.client_id,
+            self.side,
+            self.order_type,
+            self.time_in_force,
+            self.post_only,
+            self.stp,
+            self.price,
+            self.quantity,
+            self.filled,
+            self.remaining,
+            self.cancelled,
+            self.status,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Order(id={self.order_id}, {self.side.name} {self.remaining}/{self.quantity}"
+            f" @ {self.price}, {self.status.name}, owner={self.owner!r})"
+        )
+
+
+@value_type
+class OrderInfo(NamedTuple):
+    """An immutable view of one order at the time it was taken (prices and
+    quantities in instrument units; ``price`` is ``None`` for market orders)."""
+
+    symbol: str
+    order_id: int
+    owner: str
+    client_id: str | None
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    post_only: bool
+    stp: SelfTradePrevention
+    price: int | None
+    quantity: int
+    filled: int
+    remaining: int
+    cancelled: int
+    status: OrderStatus

@@ -1,0 +1,123 @@
+"""The reference engine: the sequential oracle every other engine must match.
+
+One :class:`~freeorder.book.book.OrderBook` per symbol (``SortedDict`` of
+price levels, a ``deque`` per level), commands applied one at a time in call
+order. It is **not thread-safe**: call it from one thread, or serialise calls
+yourself. Its results define the expected outcome of any operation order for
+the linearizability checker.
+
+GC policy: none of its own. Each order is one long-lived slots object (kept
+after it finishes so its state stays queryable), and the event log holds every
+event unless ``record_events=False``; long runs on 3.13t should raise the GC
+thresholds or ``gc.freeze()`` (see DESIGN §8).
+
+>>> from freeorder.book import Instrument, Side
+>>> engine = ReferenceEngine()
+>>> engine.add_instrument(Instrument("XYZ", tick_size="0.01"))
+>>> sell = engine.submit("XYZ", Side.SELL, 5, "100.50", owner="alice")
+>>> buy = engine.submit("XYZ", Side.BUY, 3, "101", owner="bob")
+>>> [(t.maker_id, t.taker_id, t.price, t.qty) for t in buy.events if type(t).__name__ == "Trade"]
+[(1, 2, 10050, 3)]
+>>> engine.best("XYZ")
+Quote(bid=None, bid_qty=0, ask=10050, ask_qty=2)
+"""
+
+from __future__ import annotations
+
+from ..book.book import OrderBook
+from ..book.errors import DuplicateInstrument, InvalidOrderType, UnknownSymbol
+from ..book.instrument import Instrument
+from ..book.orders import OrderType, SelfTradePrevention
+
+__all__ = ["ReferenceEngine"]
+
+_LIMIT = OrderType.LIMIT
+_STP_NONE = SelfTradePrevention.NONE
+
+
+class ReferenceEngine:
+    """Sequential multi-symbol engine over per-symbol order books (see module docstring)."""
+
+    __slots__ = ("_books", "_record_events")
+
+    def __init__(self, instruments=(), *, record_events: bool = True) -> None:
+        self._books: dict[str, OrderBook] = {}
+        self._record_events = record_events
+        for instrument in instruments:
+            self.add_instrument(instrument)
+
+    def _book(self, symbol: str) -> OrderBook:
+        try:
+            return self._books[symbol]
+        except KeyError:
+            if type(symbol) is not str:
+                raise InvalidOrderType("symbol", symbol, "expected a str") from None
+            raise UnknownSymbol("symbol", symbol, "no such instrument") from None
+        except TypeError:  # unhashable
+            raise InvalidOrderType("symbol", symbol, "expected a str") from None
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        if not isinstance(instrument, Instrument):
+            raise InvalidOrderType("instrument", instrument, "expected an Instrument")
+        if instrument.symbol in self._books:
+            raise DuplicateInstrument(f"symbol={instrument.symbol!r}: already registered")
+        self._books[instrument.symbol] = OrderBook(instrument, record_events=self._record_events)
+
+    def instrument(self, symbol: str) -> Instrument:
+        return self._book(symbol).instrument
+
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self._books)
+
+    def submit(
+        self,
+        symbol,
+        side,
+        quantity,
+        price=None,
+        *,
+        order_type=_LIMIT,
+        time_in_force=None,
+        post_only=False,
+        owner="",
+        client_id=None,
+        stp=_STP_NONE,
+    ):
+        return self._book(symbol).submit(
+            side,
+            quantity,
+            price,
+            order_type=order_type,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            owner=owner,
+            client_id=client_id,
+            stp=stp,
+        )
+
+    def cancel(self, symbol, order_id):
+        return self._book(symbol).cancel(order_id)
+
+    def modify(self, symbol, order_id, *, price=None, quantity=None):
+        return self._book(symbol).modify(order_id, price=price, quantity=quantity)
+
+    def mass_cancel(self, symbol, *, side=None, owner=None):
+        return self._book(symbol).mass_cancel(side=side, owner=owner)
+
+    def best(self, symbol):
+        return self._book(symbol).best()
+
+    def depth(self, symbol, n):
+        return self._book(symbol).depth(n)
+
+    def snapshot(self, symbol):
+        return self._book(symbol).snapshot()
+
+    def order(self, symbol, order_id):
+        return self._book(symbol).order(order_id)
+
+    def orders(self, symbol):
+        return self._book(symbol).orders()
+
+    def events(self, symbol, after_seq=0):
+        return self._book(symbol).events(after_seq)
