@@ -10,31 +10,9 @@ import pytest
 
 from freeorder import atomic
 from freeorder.atomic import ACQUIRE, RELAXED, RELEASE, SEQ_CST
+from threadutil import run_threads
 
 pytestmark = pytest.mark.thread_unsafe(reason="starts its own threads")
-JOIN_TIMEOUT = 120
-
-
-def run_threads(n, target):
-    """Run target(i) on n threads started together; re-raise the first error."""
-    barrier = threading.Barrier(n)
-    errors = []
-
-    def body(i):
-        try:
-            barrier.wait()
-            target(i)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(JOIN_TIMEOUT)
-        assert not t.is_alive(), "thread did not finish in time"
-    if errors:
-        raise errors[0]
 
 
 @pytest.mark.parametrize("order", [RELAXED, SEQ_CST])

@@ -1,0 +1,27 @@
+"""Helpers for real-thread tests: start together on a barrier, bounded joins."""
+
+import threading
+
+JOIN_TIMEOUT = 120
+
+
+def run_threads(n, target, timeout=JOIN_TIMEOUT):
+    """Run target(i) for i in range(n) on n threads started together; re-raise the first error."""
+    barrier = threading.Barrier(n)
+    errors = []
+
+    def body(i):
+        try:
+            barrier.wait()
+            target(i)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+        assert not t.is_alive(), "thread did not finish in time"
+    if errors:
+        raise errors[0]
