@@ -14,13 +14,13 @@ _tuple_hash = tuple.__hash__
 
 def _eq(self, other):
     if type(self) is not type(other):
-        return NotImplemented
+        return False  # not NotImplemented: tuple's reflected == would compare fields only
     return _tuple_eq(self, other)
 
 
 def _ne(self, other):
     if type(self) is not type(other):
-        return NotImplemented
+        return True
     return not _tuple_eq(self, other)
 
 
