@@ -38,6 +38,9 @@ class EagerReclaimer:
         def __exit__(self, *exc):
             pass
 
+        def unpin(self):
+            pass
+
         def protect(self, hazard, array, index):
             return array.load(index)
 

@@ -42,7 +42,8 @@ class MSQueue:
         ref = arena.alloc(item)
         nxt, tail_cell = self._next, self._tail
         nxt.store((ref >> 1) & INDEX_MASK, 0, RELAXED)
-        with self.reclaimer.pin() as guard:
+        guard = self.reclaimer.pin()
+        try:
             while True:
                 tail = guard.protect(0, tail_cell, 0)
                 if arena.sanitize:
@@ -58,6 +59,8 @@ class MSQueue:
                 else:
                     tail_cell.compare_exchange(0, tail, after)  # help a lagging tail
                 self.cas_retries.fetch_add(1, RELAXED)
+        finally:
+            guard.unpin()
 
     def dequeue(self, default=_MISSING):
         """Remove and return the oldest item; raise IndexError (or return ``default``) if empty.
@@ -67,7 +70,8 @@ class MSQueue:
         """
         arena = self.arena
         nxt, head_cell, tail_cell, payload = self._next, self._head, self._tail, arena.payload
-        with self.reclaimer.pin() as guard:
+        guard = self.reclaimer.pin()
+        try:
             while True:
                 head = guard.protect(0, head_cell, 0)
                 if arena.sanitize:
@@ -90,6 +94,8 @@ class MSQueue:
                     guard.retire(arena, head)
                     return item
                 self.cas_retries.fetch_add(1, RELAXED)
+        finally:
+            guard.unpin()
         if default is _MISSING:
             raise IndexError("dequeue from an empty MSQueue")
         return default
@@ -102,7 +108,8 @@ class MSQueue:
         """
         arena = self.arena
         nxt, head_cell, payload = self._next, self._head, arena.payload
-        with self.reclaimer.pin() as guard:
+        guard = self.reclaimer.pin()
+        try:
             while True:
                 head = guard.protect(0, head_cell, 0)
                 after = guard.protect(1, nxt, (head >> 1) & INDEX_MASK)
@@ -115,18 +122,23 @@ class MSQueue:
                 item = payload[(after >> 1) & INDEX_MASK]
                 if head == head_cell.load(0):
                     return item
+        finally:
+            guard.unpin()
         if default is _MISSING:
             raise IndexError("peek at an empty MSQueue")
         return default
 
     def is_empty(self) -> bool:
         """True if the dummy had no successor when its next was read."""
-        with self.reclaimer.pin() as guard:
+        guard = self.reclaimer.pin()
+        try:
             while True:
                 head = guard.protect(0, self._head, 0)
                 after = self._next.load((head >> 1) & INDEX_MASK)
                 if head == self._head.load(0):
                     return after == 0
+        finally:
+            guard.unpin()
 
     def to_list(self) -> list:
         """Items oldest first. Quiescent use only (tests, audits): not a snapshot."""

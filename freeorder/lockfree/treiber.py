@@ -55,7 +55,8 @@ class TreiberStack:
         """
         arena = self.arena
         head_cell, nxt = self._head, self._next
-        with self.reclaimer.pin() as guard:
+        guard = self.reclaimer.pin()
+        try:
             head = guard.protect(0, head_cell, 0)
             while head:
                 if arena.sanitize:
@@ -68,6 +69,8 @@ class TreiberStack:
                     return item
                 self.cas_retries.fetch_add(1, RELAXED)
                 head = guard.protect(0, head_cell, 0)
+        finally:
+            guard.unpin()
         if default is _MISSING:
             raise IndexError("pop from an empty TreiberStack")
         return default
@@ -75,12 +78,15 @@ class TreiberStack:
     def peek(self, default=_MISSING):
         """The top item without removing it. Linearization point: the load of head."""
         arena = self.arena
-        with self.reclaimer.pin() as guard:
+        guard = self.reclaimer.pin()
+        try:
             head = guard.protect(0, self._head, 0)
             if head:
                 if arena.sanitize:
                     arena.check(head)
                 return arena.payload[(head >> 1) & INDEX_MASK]
+        finally:
+            guard.unpin()
         if default is _MISSING:
             raise IndexError("peek at an empty TreiberStack")
         return default

@@ -2,7 +2,8 @@
 
 Three reclaimers share one guard protocol, so every structure runs with each:
 
-- ``pin()`` returns this thread's guard, used as a context manager;
+- ``pin()`` pins this thread and returns its guard: ``with r.pin() as g:``,
+  or on hot paths ``g = r.pin()`` … ``finally: g.unpin()`` (cheaper on 3.13t);
 - ``guard.protect(hazard, array, index)`` loads a shared reference and keeps
   its slot from being freed while the guard is held (``hazard`` names the
   hazard cell; the epoch collector ignores it);

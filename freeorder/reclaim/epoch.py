@@ -7,11 +7,14 @@ advances no thread that could have read the slot before it was unlinked is
 still pinned.
 
     collector = EpochCollector()
-    with collector.pin() as guard:
+    with collector.pin() as guard:          # pin() pins; leaving the block unpins
         ref = guard.protect(0, head, 0)     # an acquire of a shared reference
         ...
         guard.retire(arena, ref)            # the slot returns to the arena later
         guard.defer(callback)               # any deferred cleanup
+
+Hot paths skip the ``with`` statement (costly on 3.13t) and write
+``guard = collector.pin()`` … ``finally: guard.unpin()``.
 
 Threads register lazily on first ``pin`` and deregister when they exit; a
 thread that exits while pinned (or with a non-empty bag) is unpinned by its
@@ -48,7 +51,7 @@ class EpochGuard:
         self._sealed: collections.deque = collections.deque()
         self._pins = 0
 
-    def __enter__(self) -> "EpochGuard":
+    def _pin(self) -> "EpochGuard":
         """Pin: publish the current global epoch as this thread's (the linearization of pin)."""
         if self._depth == 0:
             # A SEQ_CST read-modify-write: the pin is ordered before every later load.
@@ -60,10 +63,17 @@ class EpochGuard:
         self._depth += 1
         return self
 
-    def __exit__(self, *exc) -> None:
+    def unpin(self) -> None:
+        """Leave one pin; the outermost unpin clears this thread's epoch word."""
         self._depth -= 1
         if self._depth == 0:
             self._locals.store(self._index, 0, RELEASE)
+
+    def __enter__(self) -> "EpochGuard":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.unpin()
 
     @property
     def pinned(self) -> bool:
@@ -135,10 +145,15 @@ class EpochCollector:
         self._reclaimed = atomic.AtomicInt()
         self._orphans: collections.deque = collections.deque()
         self._registry = ThreadRegistry(max_threads, lambda i: EpochGuard(self, i), self._release)
+        self._local = self._registry.local
 
     def pin(self) -> EpochGuard:
-        """This thread's guard; use it as ``with collector.pin() as guard:``."""
-        return self._registry.current().state
+        """Pin this thread and return its guard (``with collector.pin() as guard:``)."""
+        try:
+            guard = self._local.state
+        except AttributeError:
+            guard = self._registry.current().state
+        return guard._pin()
 
     @property
     def epoch(self) -> int:
@@ -182,6 +197,7 @@ class EpochCollector:
         With no other thread pinned this frees everything retired so far.
         """
         guard = self.pin()
+        guard.unpin()
         guard._seal()
         freed = 0
         for _ in range(3):

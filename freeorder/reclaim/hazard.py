@@ -44,10 +44,13 @@ class HazardGuard:
         self._threshold = registry.min_scan
 
     def __enter__(self) -> "HazardGuard":
-        self._depth += 1
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.unpin()
+
+    def unpin(self) -> None:
+        """Leave one pin; the outermost unpin clears the hazard cells this pin set."""
         self._depth -= 1
         if self._depth == 0 and self._used:
             used, base, hz = self._used, self._base, self._hazards
@@ -134,10 +137,16 @@ class HazardRegistry:
         self._reclaimed = atomic.AtomicInt()
         self._orphans: collections.deque = collections.deque()
         self._registry = ThreadRegistry(max_threads, lambda i: HazardGuard(self, i), self._release)
+        self._local = self._registry.local
 
     def pin(self) -> HazardGuard:
-        """This thread's guard; use it as ``with registry.pin() as guard:``."""
-        return self._registry.current().state
+        """This thread's guard, pinned (``with registry.pin() as guard:``)."""
+        try:
+            guard = self._local.state
+        except AttributeError:
+            guard = self._registry.current().state
+        guard._depth += 1
+        return guard
 
     def _release(self, index: int, guard: HazardGuard) -> None:
         base = index * self.hazards_per_thread
@@ -151,7 +160,11 @@ class HazardRegistry:
 
     def flush(self) -> int:
         """Scan now (this thread's retired list and the orphans); returns slots freed."""
-        return self.pin().scan()
+        guard = self.pin()
+        try:
+            return guard.scan()
+        finally:
+            guard.unpin()
 
     def stats(self) -> dict[str, int]:
         retired, reclaimed = self._retired.load(), self._reclaimed.load()

@@ -21,10 +21,12 @@ class NoReclaimGuard:
         self._depth = 0
 
     def __enter__(self) -> "NoReclaimGuard":
-        self._depth += 1
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._depth -= 1
+
+    def unpin(self) -> None:
         self._depth -= 1
 
     @property
@@ -54,10 +56,11 @@ class NoReclaim:
 
     def pin(self) -> NoReclaimGuard:
         try:
-            return self._local.guard
+            guard = self._local.guard
         except AttributeError:
             guard = self._local.guard = NoReclaimGuard(self._retired)
-            return guard
+        guard._depth += 1
+        return guard
 
     def flush(self) -> int:
         return 0

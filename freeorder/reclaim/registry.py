@@ -50,12 +50,18 @@ class ThreadRegistry:
         self._on_release = on_release
         self._local = threading.local()
 
+    @property
+    def local(self) -> threading.local:
+        """Per-thread storage: ``local.state`` is this thread's state once registered."""
+        return self._local
+
     def current(self) -> _Handle:
         """This thread's record, taken on first use."""
         try:
             return self._local.handle
         except AttributeError:
             handle = self._local.handle = self._acquire()
+            self._local.state = handle.state
             return handle
 
     def _acquire(self) -> _Handle:
@@ -74,6 +80,7 @@ class ThreadRegistry:
     def release_current(self) -> None:
         """Give back this thread's record now (as thread exit would)."""
         handle = self._local.__dict__.pop("handle", None)
+        self._local.__dict__.pop("state", None)
         if handle is not None:
             handle.__del__()
 
