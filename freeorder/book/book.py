@@ -243,7 +243,7 @@ class OrderBook:
         level = (self._bids if side is BUY else self._asks)[old_px]
         events: list = []
         if new_px == old_px:
-            keep = new_qty <= old_qty + 1
+            keep = new_qty < old_qty
             self._seq = seq = self._seq + 1
             events.append(Modified(symbol, seq, order_id, new_px, new_qty, keep))
             if not keep:
