@@ -255,7 +255,7 @@ class SkipListMap:
         san = arena.sanitize
         payload = arena.payload
         g = self.reclaimer.pin()
-        with g:
+        try:
             if hp or san:
                 found = self._find(key, g, None, None)
                 if not found:
@@ -304,6 +304,8 @@ class SkipListMap:
                     level -= 1
                 if not restart:
                     return default
+        finally:
+            g.unpin()
 
     def __contains__(self, key) -> bool:
         """True if ``key`` is present (linearization point as ``get``)."""
@@ -355,7 +357,7 @@ class SkipListMap:
         preds = [self._head] * (H + 1)
         succs = [0] * (H + 1)
         g = self.reclaimer.pin()
-        with g:
+        try:
             while True:
                 found = self._find(key, g, preds, succs)
                 if found:
@@ -402,6 +404,8 @@ class SkipListMap:
                 self._build_tower(g, key, slot, height, preds, succs)
             self._unref(g, slot)
             return True, value
+        finally:
+            g.unpin()
 
     def _build_tower(self, g, key: int, ref: int, height: int, preds, succs) -> None:
         H = self.max_height
@@ -465,12 +469,14 @@ class SkipListMap:
         if type(key) is not int or not INT64_MIN <= key <= INT64_MAX:
             key = check_key(key)
         g = self.reclaimer.pin()
-        with g:
+        try:
             found = self._find(key, g, None, None)
             if found:
                 value = self._kill(g, key, (found >> 1) & INDEX_MASK)
                 if value is not _MISSING:
                     return value
+        finally:
+            g.unpin()
         if default is _MISSING:
             raise KeyError(key)
         return default
@@ -544,7 +550,7 @@ class SkipListMap:
         """(key, value) of the least key; KeyError if empty. Linearization point: the value-cell load
         (empty: the load of head's level-0 pointer that saw null)."""
         g = self.reclaimer.pin()
-        with g:
+        try:
             while True:
                 ref = self._first_node(g)
                 if not ref:
@@ -553,11 +559,13 @@ class SkipListMap:
                 dead, value = self._value(g, ci)
                 if not dead:
                     return self._key.load(ci), value
+        finally:
+            g.unpin()
 
     def last(self):
         """(key, value) of the greatest key; KeyError if empty. Linearization point as ``first``."""
         g = self.reclaimer.pin()
-        with g:
+        try:
             while True:
                 ci = self._last_node(g)
                 if not ci:
@@ -565,6 +573,8 @@ class SkipListMap:
                 dead, value = self._value(g, ci)
                 if not dead:
                     return self._key.load(ci), value
+        finally:
+            g.unpin()
 
     def pop_first(self):
         """Remove and return (key, value) of the least key; KeyError if empty.
@@ -573,7 +583,7 @@ class SkipListMap:
         node that was first when read (empty: head's level-0 pointer read null).
         """
         g = self.reclaimer.pin()
-        with g:
+        try:
             while True:
                 ref = self._first_node(g)
                 if not ref:
@@ -583,11 +593,13 @@ class SkipListMap:
                 value = self._kill(g, key, ci)
                 if value is not _MISSING:
                     return key, value
+        finally:
+            g.unpin()
 
     def pop_last(self):
         """Remove and return (key, value) of the greatest key; KeyError if empty (as ``pop_first``)."""
         g = self.reclaimer.pin()
-        with g:
+        try:
             while True:
                 ci = self._last_node(g)
                 if not ci:
@@ -596,6 +608,8 @@ class SkipListMap:
                 value = self._kill(g, key, ci)
                 if value is not _MISSING:
                     return key, value
+        finally:
+            g.unpin()
 
     def __len__(self) -> int:
         """Approximate: inserts minus removes so far (exact at rest)."""
@@ -603,8 +617,10 @@ class SkipListMap:
 
     def __bool__(self) -> bool:
         g = self.reclaimer.pin()
-        with g:
+        try:
             return bool(self._first_node(g))
+        finally:
+            g.unpin()
 
     # -- iteration ------------------------------------------------------------
 
@@ -672,8 +688,10 @@ class SkipListMap:
         pin = self.reclaimer.pin
         while lo < hi:
             g = pin()
-            with g:
+            try:
                 batch, more = self._collect(g, lo, hi, _BATCH)
+            finally:
+                g.unpin()
             yield from batch
             if not more:
                 return
@@ -688,7 +706,7 @@ class SkipListMap:
         succs = [0] * (H + 1)
         while lo < hi:
             g = pin()
-            with g:
+            try:
                 # a batch starts at the level-2 predecessor of hi (about 16 nodes back)
                 level = min(2, self._top.load() - 1)
                 self._find(hi, g, preds, succs, level)
@@ -703,6 +721,8 @@ class SkipListMap:
                         break
                     if part:
                         cursor = part[-1][0] + 1
+            finally:
+                g.unpin()
             yield from reversed(batch)
             if start_key <= lo:
                 return
@@ -735,7 +755,7 @@ class SkipListMap:
         H = self.max_height
         nxt = self._next
         g = self.reclaimer.pin()
-        with g:
+        try:
             # help: finish removals of dead nodes, and unlink marked ones at every level
             for level in range(H - 1, -1, -1):
                 for key, index in self._level_nodes(level, strict=False):
@@ -744,6 +764,8 @@ class SkipListMap:
                     if dead or marked:
                         self._mark_tower(index)
                         self._find(key, g, None, None)
+        finally:
+            g.unpin()
         levels = []
         for level in range(H):
             nodes = self._level_nodes(level)
