@@ -1,0 +1,71 @@
+"""python -m stress <structure> --threads N --seconds S --reclaimer epoch|hazard|none [--seed N]"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import sys
+
+from freeorder.reclaim import RECLAIMERS
+
+from . import harness
+from .workloads import WORKLOADS
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stress", description=__doc__)
+    parser.add_argument("structure", choices=sorted(WORKLOADS))
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--reclaimer", choices=sorted(RECLAIMERS), default="epoch")
+    parser.add_argument("--seed", type=int, default=None, help="default: random, printed")
+    parser.add_argument("--sanitize", action="store_true", help="sanitizer mode (also FREEORDER_SANITIZE=1)")
+    parser.add_argument("--gc", choices=["on", "off"], default="off",
+                        help="cyclic GC during the run (default off: 3.13t's GC walks the whole heap)")
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.seconds <= 0:
+        parser.error(f"--threads={args.threads} and --seconds={args.seconds} must be positive")
+    seed = args.seed if args.seed is not None else random.randrange(1 << 32)
+    gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+    sanitize = True if args.sanitize else None
+    workload = WORKLOADS[args.structure](args.threads, args.reclaimer, sanitize)
+    print(f"stress {args.structure}: threads={args.threads} seconds={args.seconds} "
+          f"reclaimer={args.reclaimer} seed={args.seed if args.seed is not None else seed} "
+          f"gil={gil} gc={args.gc} sanitize={getattr(workload.structure, 'arena', None) is not None and workload.structure.arena.sanitize}")
+    print(f"replay: python -m stress {args.structure} --threads {args.threads} --seconds {args.seconds} "
+          f"--reclaimer {args.reclaimer} --seed {seed}" + (" --sanitize" if args.sanitize else ""))
+    if args.gc == "off":
+        gc.disable()
+    result = harness.run(args.threads, args.seconds, seed, workload.step)
+    gc.enable()
+    problems = [f"{type(e).__name__}: {e}" for e in result.errors]
+    if not result.errors:
+        problems += workload.check()
+    print(f"  ops               {result.total_ops:,} in {result.seconds:.1f} s = {result.ops_per_second:,.0f} ops/s")
+    print(f"  per thread        {', '.join(f'{n:,}' for n in result.ops)}")
+    for name, value in workload.stats().items():
+        print(f"  {name:17s} {value:,}" if isinstance(value, int) else f"  {name:17s} {value}")
+    if workload.reclaimer is not None:
+        before = workload.reclaimer.stats()
+        workload.reclaimer.flush()
+        after = workload.reclaimer.stats()
+        print(f"  retired           {before['retired']:,}; reclaimed {before['reclaimed']:,} during the run, "
+              f"{after['reclaimed']:,} after a final flush")
+        if args.reclaimer != "none" and after["pending"]:
+            problems.append(f"{after['pending']} retired slots still unreclaimed after all threads exited")
+    arena = getattr(workload.structure, "arena", None)
+    if arena is not None and arena.sanitize:
+        print(f"  sanitizer reports {len(arena.violations)}")
+        problems += [f"sanitizer: {v}" for v in arena.violations]
+    if problems:
+        print("invariants: FAILED")
+        for p in problems[:20]:
+            print(f"  - {p}")
+        return 1
+    print("invariants: OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
