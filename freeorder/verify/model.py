@@ -25,7 +25,7 @@ Exploration modes:
   after exploring thread ``t`` at a point, sibling branches do not re-run
   ``t`` until a step dependent on ``t``'s pending operation runs (two
   operations are dependent when they touch the same cell and one writes;
-  spawn/join/yield are dependent on everything). Sleep sets prune only
+  spawns conflict with spawns, yield_point with everything). Sleep sets prune only
   schedules equivalent to one already explored; under a preemption bound the
   explored representative may sometimes be the one over the bound.
 - ``random``: ``iterations`` executions, each thread choice uniform (seeded).
@@ -79,7 +79,7 @@ DEFAULT_MAX_PREEMPTIONS = 2
 DEFAULT_MAX_STEPS = 10_000
 
 # Kinds of pending operation, for the dependence relation of the sleep sets.
-_START, _READ, _WRITE, _GLOBAL = 0, 1, 2, 3
+_START, _READ, _WRITE, _GLOBAL, _SPAWN, _JOIN = 0, 1, 2, 3, 4, 5
 
 _tls = threading.local()  # .mthread: the model thread running on this real thread, if any
 _plain_lock = threading.Lock()  # serialises model atomics used outside a running model
@@ -161,7 +161,7 @@ def decode_schedule(text: str) -> list[int]:
 class _MThread:
     __slots__ = (
         "tid", "fn", "args", "kwargs", "lock", "real", "pending", "finished", "join_target",
-        "yielded", "spinning", "result", "exe", "reads", "read_epoch",
+        "yielded", "stalled", "spinning", "result", "exe", "reads", "read_epoch",
     )
 
     def __init__(self, exe: _Execution, tid: int, fn, args, kwargs):
@@ -174,6 +174,7 @@ class _MThread:
         self.finished = False
         self.join_target: _MThread | None = None
         self.yielded = False  # called yield_point(): wait for another thread's step
+        self.stalled = 0  # yield_point() calls since another thread last took a step
         self.spinning = False  # spin detected: same as yielded, but may continue if alone
         self.result = None
         self.reads: dict = {}
@@ -259,9 +260,14 @@ class _Execution:
         if self.aborting or self.outcome is not None:
             return None
         en = self._enabled()
-        if not en and any(t.spinning for t in self.threads):
-            for t in self.threads:  # spin detection was wrong or nobody else can help: go on
+        if not en and any(t.spinning or (t.yielded and t.stalled < 2) for t in self.threads):
+            # Nobody else can run. A spinning thread may not really spin, and a thread
+            # that yielded may have missed progress made just before its yield: let
+            # them go on. A second yield with still no other step is a deadlock.
+            for t in self.threads:
                 t.spinning = False
+                if t.stalled < 2:
+                    t.yielded = False
             en = self._enabled()
         if not en:
             waiting = [t for t in self.threads if not t.finished]
@@ -287,7 +293,11 @@ class _Execution:
                 self._end(_Outcome("pruned"))
                 return None
         else:
-            tid = self.chooser.choose(self, en)
+            try:
+                tid = self.chooser.choose(self, en)
+            except ModelError as exc:
+                self._end(_Outcome("error", self.current, str(exc), exc))
+                return None
             if tid is None:
                 self._end(_Outcome("pruned"))
                 return None
@@ -297,6 +307,7 @@ class _Execution:
         for t in self.threads:  # another thread steps: waiting (yielded/spinning) threads may run again
             if t.tid != tid:
                 t.yielded = t.spinning = False
+                t.stalled = 0
         self.current = tid
         return self.threads[tid]
 
@@ -346,16 +357,28 @@ class _Execution:
 
 
 def _independent(a: tuple, b: tuple) -> bool:
+    """Whether two pending steps of different threads commute.
+
+    A thread's first step (START) touches no shared state; a join neither (its
+    target has finished); spawns conflict with spawns (they number threads);
+    yield_point (GLOBAL) changes who may run, so it conflicts with everything;
+    two memory operations conflict on the same cell unless both read.
+    """
     ka, kb = a[0], b[0]
     if ka == _START or kb == _START:
         return True
     if ka == _GLOBAL or kb == _GLOBAL:
         return False
+    if ka == _JOIN or kb == _JOIN:
+        return True
+    if ka == _SPAWN or kb == _SPAWN:
+        return ka != kb
     return a[1] != b[1] or (ka == _READ and kb == _READ)
 
 
 class _Node:
-    __slots__ = ("enabled", "chosen", "sleep", "done", "pending", "current", "cur_enabled", "preemptions")
+    __slots__ = ("enabled", "chosen", "sleep", "done", "pending", "kinds", "current", "cur_enabled",
+                 "preemptions")
 
 
 class _DFS:
@@ -389,16 +412,18 @@ class _DFS:
     def choose(self, exe: _Execution, en: list[int]) -> int | None:
         if self.depth < len(self.stack):
             node = self.stack[self.depth]
-            if node.enabled != en:
+            if node.enabled != en or node.kinds != [exe.threads[u].pending[0] for u in en]:
                 raise ModelError(
                     f"the test is not deterministic: at decision {self.depth} threads {en} could run, "
-                    f"but {node.enabled} in an earlier execution with the same schedule prefix")
+                    f"but {node.enabled} in an earlier execution with the same schedule prefix "
+                    "(or their next operations differ)")
         else:
             node = _Node()
             node.enabled = en
             node.sleep = self.sleep & set(en)
             node.done = set()
             node.pending = {u: exe.threads[u].pending for u in en}
+            node.kinds = [exe.threads[u].pending[0] for u in en]
             node.current = exe.current
             node.cur_enabled = exe.current in en
             node.preemptions = exe.preemptions
@@ -511,7 +536,7 @@ class JoinHandle:
         t = _current()
         if t is None or t.exe is not self._t.exe:
             raise ModelError("JoinHandle.join() must be called from a thread of the same model execution")
-        t.exe.point(t, (_GLOBAL, None), join=self._t)
+        t.exe.point(t, (_JOIN, None), join=self._t)
         return self._t.result
 
 
@@ -520,7 +545,7 @@ def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> JoinHandle:
     t = _current()
     if t is None:
         raise ModelError("spawn() must be called inside verify.model(body)")
-    t.exe.point(t, (_GLOBAL, None))
+    t.exe.point(t, (_SPAWN, None))
     return JoinHandle(t.exe.new_thread(fn, args, kwargs))
 
 
@@ -534,6 +559,7 @@ def yield_point() -> None:
         return
     t.exe.point(t, (_GLOBAL, None))
     t.yielded = True
+    t.stalled += 1
 
 
 def current_thread_id() -> int | None:
@@ -565,7 +591,7 @@ def _run_one(body, chooser, max_steps, spin_threshold, stall_timeout) -> _Execut
             break
         last = exe.steps
     if exe.outcome.kind != "ok":
-        exe.abort_and_join()
+        exe.abort_and_join(0.2 if exe.outcome.kind == "stuck" else 5.0)
     else:
         for t in exe.threads:
             t.real.join(5.0)
@@ -625,6 +651,8 @@ def model(
             out = exe.outcome
             if out.kind == "pruned":
                 pruned += 1
+            elif out.kind == "error":
+                raise out.exc
             elif out.kind != "ok":
                 raise _failure(out, exe, executions, mode if replay is None else "replay", seed)
             if replay is not None:
