@@ -156,6 +156,11 @@ def test_three_threads_push_pop_on_tagged_stack_pass_at_bound_2():
 
 
 @pytest.mark.slow
+def test_three_threads_push_pop_on_tagged_stack_pass_at_bound_3():
+    assert verify.model(three_thread_stack(tagged=True), max_preemptions=3).complete
+
+
+@pytest.mark.slow
 def test_tagged_treiber_stack_passes_aba_scenario_at_bound_3():
     assert verify.model(aba_scenario(tagged=True), max_preemptions=3).complete
 
