@@ -74,17 +74,23 @@ BENCH_CONFIGS = [
 ]
 
 
+PYPERF_BENCHMARKS = ["atomics", "structures"]
+
+
 def _bench(session: nox.Session, config: str, gil: str) -> None:
     session.install("-e", ".[bench]")
     session.install("ft-utils")  # comparison only; skipped by the benchmark if it fails to import
-    out = Path("benchmarks/results") / f"atomics-{config}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.unlink(missing_ok=True)
+    results = Path("benchmarks/results")
+    results.mkdir(parents=True, exist_ok=True)
     args = session.posargs or ["--fast"]
-    session.run(
-        "python", "benchmarks/bench_atomics.py", "--inherit-environ=PYTHON_GIL", "-o", str(out), *args,
-        env={"PYTHON_GIL": gil},
-    )
+    env = {"PYTHON_GIL": gil}
+    for name in PYPERF_BENCHMARKS:
+        out = results / f"{name}-{config}.json"
+        out.unlink(missing_ok=True)
+        session.run("python", f"benchmarks/bench_{name}.py", "--inherit-environ=PYTHON_GIL", "-o", str(out), *args, env=env)
+    if config == "nogil":
+        session.run("python", "benchmarks/bench_reclaim_memory.py", "--seconds", "60",
+                    "--json", str(results / "reclaim-memory-nogil.json"), env=env)
 
 
 for _config, _python, _gil in BENCH_CONFIGS:
@@ -92,14 +98,14 @@ for _config, _python, _gil in BENCH_CONFIGS:
     def _session(session: nox.Session, _config=_config, _gil=_gil) -> None:
         _bench(session, _config, _gil)
 
-    _session.__doc__ = f"Atomics benchmarks on {_config}; writes benchmarks/results/atomics-{_config}.json."
-    nox.session(name=f"bench-atomics-{_config}", python=_python, tags=["bench"])(_session)
+    _session.__doc__ = f"Benchmarks on {_config}; writes benchmarks/results/*-{_config}.json."
+    nox.session(name=f"bench-{_config}", python=_python, tags=["bench"])(_session)
 
 
 @nox.session(name="bench-report", python=False, tags=["bench"])
 def bench_report(session: nox.Session) -> None:
     """Render the benchmark results into benchmarks/README.md (runs last with -t bench)."""
-    session.run(sys.executable, "benchmarks/report_atomics.py")
+    session.run(sys.executable, "benchmarks/report.py")
 
 
 nox.options.sessions = ["nogil", "nogil-with-gil", "gil"]

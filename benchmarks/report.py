@@ -1,12 +1,17 @@
-"""Render benchmarks/results/atomics-*.json (pyperf) as the table in benchmarks/README.md.
+"""Render benchmarks/results/*.json as the tables in benchmarks/README.md.
 
-Usage: python benchmarks/report_atomics.py [--print]
+Each section (atomics, structures, ...) has pyperf results per interpreter
+configuration, ``results/<section>-<config>.json``, and a pair of markers in
+the README where its table goes.
+
+Usage: python benchmarks/report.py [--print]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import re
@@ -22,12 +27,21 @@ CONFIGS = [
     ("nogil-with-gil", "3.13t PYTHON_GIL=1"),
     ("gil", "3.13 (GIL build)"),
 ]
-BEGIN, END = "<!-- atomics-table:begin -->", "<!-- atomics-table:end -->"
-TARGETS = [
-    ("AtomicInt.load vs ft_utils get", "uncontended AtomicInt.load", "uncontended ft_utils AtomicInt64.get"),
-    ("AtomicInt.fetch_add vs ft_utils incr", "uncontended AtomicInt.fetch_add", "uncontended ft_utils AtomicInt64.incr"),
-]
-TARGET_RATIO = 1.2
+# section -> [(label, numerator benchmark, denominator benchmark, target ratio, "<=" or ">=")]
+# the ratio compares throughputs for "pairs"/"contended" rows, times for "uncontended" rows.
+TARGETS = {
+    "atomics": [
+        ("AtomicInt.load time / ft_utils get time", "uncontended AtomicInt.load", "uncontended ft_utils AtomicInt64.get", 1.2, "<="),
+        ("AtomicInt.fetch_add time / ft_utils incr time", "uncontended AtomicInt.fetch_add", "uncontended ft_utils AtomicInt64.incr", 1.2, "<="),
+    ],
+    "structures": [
+        ("MSQueue[epoch] / Lock+deque throughput, 2 threads", "pairs MSQueue[epoch] threads=2", "pairs Lock+deque (FIFO) threads=2", 1.0, ">="),
+        ("MSQueue[epoch] / SimpleQueue throughput, 2 threads", "pairs MSQueue[epoch] threads=2", "pairs queue.SimpleQueue threads=2", 1.0, ">="),
+        ("TreiberStack[epoch] / Lock+deque throughput, 2 threads", "pairs TreiberStack[epoch] threads=2", "pairs Lock+deque (LIFO) threads=2", 1.0, ">="),
+        ("pin+unpin[epoch] time / atomic load time", "uncontended pin+unpin epoch", "uncontended atomic load", 2.0, "<="),
+    ],
+}
+SECTIONS = ["atomics", "structures"]
 
 
 def cpu_model() -> str:
@@ -40,11 +54,11 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def load() -> dict[str, dict[str, tuple[float, float]]]:
+def load(section: str) -> dict[str, dict[str, tuple[float, float]]]:
     """config -> benchmark name -> (mean seconds, stdev seconds)."""
     data: dict[str, dict[str, tuple[float, float]]] = {}
     for config, _ in CONFIGS:
-        path = RESULTS / f"atomics-{config}.json"
+        path = RESULTS / f"{section}-{config}.json"
         if not path.exists():
             continue
         suite = pyperf.BenchmarkSuite.load(str(path))
@@ -63,7 +77,7 @@ def fmt_cell(name: str, value: tuple[float, float] | None) -> str:
     return f"{1 / mean / 1e6:.2f} M/s"
 
 
-def render(data) -> str:
+def render(section: str, data) -> str:
     configs = [(c, label) for c, label in CONFIGS if c in data]
     names: list[str] = []
     for c, _ in configs:
@@ -79,39 +93,76 @@ def render(data) -> str:
     for name in names:
         cells = [fmt_cell(name, data[c].get(name)) for c, _ in configs]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", f"Target: uncontended ratio to ft_utils ≤ {TARGET_RATIO}× on the same interpreter.", ""]
-    lines.append("| ratio | " + " | ".join(label for _, label in configs) + " |")
+    lines += ["", "| target ratio (measured in this run) | " + " | ".join(label for _, label in configs) + " |"]
     lines.append("|---|" + "---|" * len(configs))
-    for label, ours, theirs in TARGETS:
+    for label, ours, theirs, target, sense in TARGETS.get(section, []):
         cells = []
         for c, _ in configs:
             a, b = data[c].get(ours), data[c].get(theirs)
             if a is None or b is None:
                 cells.append("–")
-            else:
-                r = a[0] / b[0]
-                cells.append(f"{r:.2f}× {'(met)' if r <= TARGET_RATIO else '(missed)'}")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+                continue
+            # pyperf values are times: a throughput ratio is the inverse time ratio
+            r = a[0] / b[0] if ours.startswith("uncontended") else b[0] / a[0]
+            met = r <= target if sense == "<=" else r >= target
+            cells.append(f"{r:.2f}× {'(met)' if met else '(missed)'}")
+        lines.append(f"| {label} {sense} {target} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def render_reclaim_memory() -> str | None:
+    """Table of unreclaimed slots over the producer-faster-than-consumer run."""
+    path = RESULTS / "reclaim-memory-nogil.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    lines = [
+        f"3.13t, {data['seconds']:.0f} s, 2 producers + 1 consumer, queue capped at {data['cap']:,} items.",
+        "",
+        "| reclaimer | retired | unreclaimed max, first half | unreclaimed max, second half | slots in use at end | queue length at end |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, samples in data["runs"].items():
+        pending = [s["unreclaimed"] for s in samples]
+        half = len(pending) // 2
+        lines.append(
+            f"| {name} | {samples[-1]['retired']:,} | {max(pending[:half] or [0]):,} | {max(pending[half:]):,} "
+            f"| {samples[-1]['slots_in_use']:,} | {samples[-1]['queue_length']:,} |"
+        )
+    return "\n".join(lines)
+
+
+def replace_section(text: str, section: str, table: str) -> str:
+    begin, end = f"<!-- {section}-table:begin -->", f"<!-- {section}-table:end -->"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{README} lacks the markers {begin} … {end}")
+    return pattern.sub(lambda _: f"{begin}\n{table}\n{end}", text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--print", action="store_true", help="print the table instead of writing README.md")
     args = parser.parse_args()
-    data = load()
-    if not data:
-        raise SystemExit(f"no results in {RESULTS}; run `nox -t bench` first")
-    table = render(data)
-    if args.print:
-        print(table)
-        return
     text = README.read_text()
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"{README} lacks the markers {BEGIN} … {END}")
-    README.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}\n{END}", text))
-    print(f"wrote the atomics table to {README}")
+    for section in SECTIONS:
+        data = load(section)
+        if not data:
+            print(f"no {section} results in {RESULTS}; skipped")
+            continue
+        table = render(section, data)
+        if args.print:
+            print(f"## {section}\n{table}\n")
+            continue
+        text = replace_section(text, section, table)
+        print(f"wrote the {section} table")
+    memory = render_reclaim_memory()
+    if memory and args.print:
+        print(f"## reclaim-memory\n{memory}")
+    elif memory:
+        text = replace_section(text, "reclaim-memory", memory)
+    if not args.print:
+        README.write_text(text)
 
 
 if __name__ == "__main__":
