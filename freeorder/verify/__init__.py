@@ -4,12 +4,29 @@
   importing this package registers the ``model`` atomics backend.
 - ``linearizability``: Wing–Gong/Lowe checker with P-compositional partitioning.
 - ``history``: records invocations/responses of real-thread runs.
-- ``freeze_test``: freezes one real thread mid-operation and checks the others still finish.
+- ``freeze_test``: freezes one real thread mid-operation and checks the others still finish
+  (registers the ``freeze`` backend: native atomics counted per thread).
 """
 
 from freeorder import atomic
 
+from . import freeze as _freeze_mod
 from . import model as _model_mod
+from .freeze import FreezeReport, freeze_point, freeze_test
+from .history import History, Operation
+from .linearizability import (
+    CounterModel,
+    LinearizabilityResult,
+    MapModel,
+    Model,
+    NotLinearizable,
+    QueueModel,
+    RegisterModel,
+    SetModel,
+    StackModel,
+    assert_linearizable,
+    check_linearizable,
+)
 from .model import (
     ENV_MAX_PREEMPTIONS,
     ENV_REPLAY,
@@ -26,8 +43,25 @@ from .model import (
 )
 
 atomic.register_backend("model", _model_mod.load_backend)
+atomic.register_backend("freeze", _freeze_mod.load_backend)
 
 __all__ = [
+    "CounterModel",
+    "FreezeReport",
+    "History",
+    "LinearizabilityResult",
+    "MapModel",
+    "Model",
+    "NotLinearizable",
+    "Operation",
+    "QueueModel",
+    "RegisterModel",
+    "SetModel",
+    "StackModel",
+    "assert_linearizable",
+    "check_linearizable",
+    "freeze_point",
+    "freeze_test",
     "ENV_MAX_PREEMPTIONS",
     "ENV_REPLAY",
     "JoinHandle",

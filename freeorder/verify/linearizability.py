@@ -437,6 +437,9 @@ def check(
     return LinearizabilityResult(True, model.name, len(ops), len(parts), time.monotonic() - started)
 
 
+check_linearizable = check  # the name exported by freeorder.verify
+
+
 def assert_linearizable(model: Model, history: History | Iterable[Operation], **kwargs: Any) -> LinearizabilityResult:
     """``check``, raising ``NotLinearizable`` (an AssertionError) unless the history is linearizable."""
     result = check(model, history, **kwargs)
