@@ -114,6 +114,9 @@ class SkipListMap:
         self.arena = arena = Arena(capacity + 1, fields=("key", "height", "refs", "val"),
                                    name=arena_name, sanitize=sanitize)
         self._next = atomic.AtomicIntArray((capacity + 2) * H)
+        # keys are immutable while a node is reachable: hot paths read this plain list
+        # (one subscript instead of an atomic call); arena.key keeps a copy for audit/sanitizer
+        self._keys = [0] * (capacity + 2)
         self._key, self._height, self._refs, self._val = arena.key, arena.height, arena.refs, arena.val
         head = arena.alloc(None)
         self._head = (head >> 1) & INDEX_MASK
@@ -154,7 +157,8 @@ class SkipListMap:
         H = self.max_height
         nxt = self._next
         nxt_load, cas = nxt.load, nxt.compare_exchange
-        key_load = self._key.load
+        keys = self._keys
+        key_load = keys.__getitem__
         hp = self._hp
         protect = g.protect
         arena = self.arena
@@ -185,7 +189,7 @@ class SkipListMap:
                             continue
                         restart = True
                         break
-                    ck = key_load(ci)
+                    ck = keys[ci]
                     if ck >= key:
                         break
                     pred = ci
@@ -202,7 +206,7 @@ class SkipListMap:
             if preds is not None:
                 preds[H] = cp  # the hazard cells guarding pred and succ of level ``stop``
                 succs[H] = cc
-            if cur and key_load((cur >> 1) & INDEX_MASK) == key:
+            if cur and keys[(cur >> 1) & INDEX_MASK] == key:
                 found = cur
             return found
 
@@ -248,7 +252,8 @@ class SkipListMap:
         H = self.max_height
         nxt = self._next
         nxt_load = nxt.load
-        key_load = self._key.load
+        keys = self._keys
+        key_load = keys.__getitem__
         val_load = self._val.load
         hp = self._hp
         arena = self.arena
@@ -285,7 +290,7 @@ class SkipListMap:
                                 continue
                             restart = True
                             break
-                        ck = key_load(ci)
+                        ck = keys[ci]
                         if ck > key:
                             break
                         if ck == key:
@@ -388,6 +393,7 @@ class SkipListMap:
                 ni = (slot >> 1) & INDEX_MASK
                 height = self._random_height()
                 self._key.store(ni, key)
+                self._keys[ni] = key
                 self._height.store(ni, height)
                 self._refs.store(ni, 2)  # the inserter + level 0
                 val_cell.store(ni, 0)
@@ -411,7 +417,8 @@ class SkipListMap:
         H = self.max_height
         nxt = self._next
         nxt_load, cas = nxt.load, nxt.compare_exchange
-        key_load = self._key.load
+        keys = self._keys
+        key_load = keys.__getitem__
         refs = self._refs
         hp = self._hp
         ni = (ref >> 1) & INDEX_MASK
@@ -468,11 +475,16 @@ class SkipListMap:
         """Remove ``key`` and return its value, or ``default`` (KeyError if not given) if absent."""
         if type(key) is not int or not INT64_MIN <= key <= INT64_MAX:
             key = check_key(key)
+        preds = succs = None
+        if not self._hp:  # unpinned preds are usable under epochs: unlink without a second search
+            H = self.max_height
+            preds = [self._head] * (H + 1)
+            succs = [0] * (H + 1)
         g = self.reclaimer.pin()
         try:
-            found = self._find(key, g, None, None)
+            found = self._find(key, g, preds, succs)
             if found:
-                value = self._kill(g, key, (found >> 1) & INDEX_MASK)
+                value = self._kill(g, key, (found >> 1) & INDEX_MASK, found, preds)
                 if value is not _MISSING:
                     return value
         finally:
@@ -481,8 +493,13 @@ class SkipListMap:
             raise KeyError(key)
         return default
 
-    def _kill(self, g, key: int, index: int):
-        """Set node ``index``'s dead bit, mark and unlink it; its value, or _MISSING if it was dead."""
+    def _kill(self, g, key: int, index: int, ref: int = 0, preds=None):
+        """Set node ``index``'s dead bit, mark and unlink it; its value, or _MISSING if it was dead.
+
+        With ``preds`` (from a search under an epoch pin) the node is unlinked
+        top-down by compare-exchanges on them, as crossbeam does; a failed one
+        falls back to a search, which unlinks what is left.
+        """
         val_cell = self._val
         hp = self._hp
         val = g.protect(_HZ_VAL, val_cell, index) if hp else val_cell.load(index)
@@ -498,7 +515,18 @@ class SkipListMap:
                     value = arena.payload[index]
                 self._len.fetch_sub(1, RELAXED)
                 self._mark_tower(index)
-                self._find(key, g, None, None)
+                if preds is None:
+                    self._find(key, g, None, None)
+                    return value
+                H = self.max_height
+                nxt = self._next
+                for level in range(self._height.load(index) - 1, -1, -1):
+                    succ = nxt.load(index * H + level) & ~1
+                    if nxt.compare_exchange(preds[level] * H + level, ref, succ) == ref:
+                        self._unref(g, ref)
+                    else:
+                        self._find(key, g, None, None)
+                        break
                 return value
             val = g.protect(_HZ_VAL, val_cell, index) if hp else witnessed
         self._mark_tower(index)  # help the remover
@@ -633,7 +661,8 @@ class SkipListMap:
         H = self.max_height
         nxt = self._next
         nxt_load, cas = nxt.load, nxt.compare_exchange
-        key_load = self._key.load
+        keys = self._keys
+        key_load = keys.__getitem__
         hp = self._hp
         protect = g.protect
         arena = self.arena
@@ -659,7 +688,7 @@ class SkipListMap:
                     cc, cn = cn, cc
                     continue
                 return out, True  # resume with a fresh search
-            ck = key_load(ci)
+            ck = keys[ci]
             if ck >= hi:
                 return out, False
             dead, value = self._value(g, ci)
@@ -779,6 +808,8 @@ class SkipListMap:
             if not self.arena.is_current(self._ref_of(index)):
                 raise AssertionError(f"stale slot {index} reachable")
             reachable.add(index)
+            if self._keys[index] != key:
+                raise AssertionError(f"key mirror of slot {index} is {self._keys[index]}, arena has {key}")
             val = self._val.load(index)
             if val & 1:
                 raise AssertionError(f"dead node with key {key} reachable at rest")
