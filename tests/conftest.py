@@ -1,11 +1,12 @@
 import pytest
 
+import freeorder.verify  # noqa: F401 - registers the "model" backend
 from freeorder import atomic
 
 
 def _backend_params():
     params = []
-    for name in ("native", "atomics"):
+    for name in ("native", "atomics", "model"):
         try:
             atomic.load_backend(name)
             marks = ()
