@@ -242,6 +242,25 @@ def test_fok_counts_self_trade_prevention_before_filling(engine):
     assert engine.order(S, 1).status is OrderStatus.CANCELLED
 
 
+@pytest.mark.parametrize(
+    "stp,status,maker_status",
+    [
+        (SelfTradePrevention.NONE, OrderStatus.FILLED, OrderStatus.FILLED),
+        (SelfTradePrevention.CANCEL_NEWEST, OrderStatus.REJECTED, OrderStatus.NEW),
+        (SelfTradePrevention.CANCEL_OLDEST, OrderStatus.FILLED, OrderStatus.CANCELLED),
+        (SelfTradePrevention.CANCEL_BOTH, OrderStatus.REJECTED, OrderStatus.NEW),
+    ],
+)
+def test_fok_meeting_its_own_order_first(engine, stp, status, maker_status):
+    engine.submit(S, SELL, 2, 100, owner="me")
+    engine.submit(S, SELL, 9, 100, owner="other")
+    r = engine.submit(S, BUY, 4, 100, time_in_force=FOK, owner="me", stp=stp)
+    assert r.status is status
+    assert engine.order(S, 1).status is maker_status
+    if status is OrderStatus.REJECTED:
+        assert trades(r) == [] and len(r.events) == 1
+
+
 # ---------------------------------------------------------------- post-only
 
 

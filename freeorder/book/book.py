@@ -1,16 +1,22 @@
 """The sequential order book of one symbol: price-time priority matching.
 
-Structure: per side a ``SortedDict`` price -> :class:`Level`, each level a
-``deque`` of resting :class:`~freeorder.book.orders.Order` records in time
-order plus the level's total open quantity. Orders are kept in a list indexed
-by ``order_id - 1`` (ids are per symbol, gap-free from 1), live or finished,
-so every id ever issued can be queried.
+Structure: per side a ``SortedDict`` price -> :class:`Level`; a level is a
+``deque`` of *priority stamps* in time order plus its open quantity and live
+order count. A stamp is the sequence number of the event that queued an order
+(``Order.priority``), unique within the book; ``_resting`` maps the stamps of
+resting orders to their :class:`~freeorder.book.orders.Order`. Removing an
+order from the middle of a queue (cancel, modify, self-trade prevention) only
+deletes its stamp from ``_resting``, O(1); dead stamps are skipped at the queue
+head and compacted away once they outnumber the live ones. Orders are also
+kept in a list indexed by ``order_id - 1`` (ids are per symbol, gap-free from
+1), live or finished, so every id ever issued can be queried.
 
 Invariants between commands (checked by :mod:`freeorder.book.invariants`):
 
 - the book is not crossed: best bid < best ask;
-- no empty level exists; a level's ``qty`` is the sum of its orders'
-  ``remaining`` and every resting order has ``remaining > 0``;
+- no empty level exists; a level's ``qty``/``count`` are the sum of its live
+  orders' ``remaining`` and their number, and every resting order has
+  ``remaining > 0``;
 - an order rests in exactly one queue iff its status is NEW or
   PARTIALLY_FILLED, at its own side and price;
 - along a queue ``priority`` strictly increases (time priority);
@@ -74,13 +80,15 @@ def _check_enum(name: str, value: object, enum_type: type) -> None:
 
 
 class Level:
-    """One price level: ``queue`` of resting orders (time order) and their total ``qty``."""
+    """One price level: ``queue`` of priority stamps in time order (live ones are
+    keys of the book's ``_resting``), ``count`` live orders holding ``qty``."""
 
-    __slots__ = ("qty", "queue")
+    __slots__ = ("qty", "count", "queue")
 
     def __init__(self) -> None:
         self.qty = 0
-        self.queue: deque[Order] = deque()
+        self.count = 0
+        self.queue: deque[int] = deque()
 
 
 class OrderBook:
@@ -92,7 +100,7 @@ class OrderBook:
     no event log (results still carry each command's events).
     """
 
-    __slots__ = ("instrument", "symbol", "_bids", "_asks", "_orders", "_client_ids", "_seq", "_log")
+    __slots__ = ("instrument", "symbol", "_bids", "_asks", "_orders", "_resting", "_client_ids", "_seq", "_log")
 
     def __init__(self, instrument: Instrument, *, record_events: bool = True) -> None:
         if not isinstance(instrument, Instrument):
@@ -102,6 +110,7 @@ class OrderBook:
         self._bids: SortedDict = SortedDict()
         self._asks: SortedDict = SortedDict()
         self._orders: list[Order] = []
+        self._resting: dict[int, Order] = {}
         self._client_ids: dict[tuple[str, str], Order] = {}
         self._seq = 0
         self._log: list | None = [] if record_events else None
@@ -246,22 +255,25 @@ class OrderBook:
             keep = new_qty < old_qty
             self._seq = seq = self._seq + 1
             events.append(Modified(symbol, seq, order_id, new_px, new_qty, keep))
-            if not keep:
-                level.queue.remove(order)
-                level.queue.append(order)
+            if not keep:  # to the back: a new stamp, the old one dies in place
+                resting = self._resting
+                del resting[order.priority]
+                resting[seq] = order
                 order.priority = seq
+                level.queue.append(seq)
+                self._maybe_compact(level)
             level.qty += new_qty - old_qty
             order.quantity += new_qty - old_qty
             order.remaining = new_qty
             self._seq = seq = self._seq + 1
-            events.append(BookUpdate(symbol, seq, side, old_px, level.qty, len(level.queue)))
+            events.append(BookUpdate(symbol, seq, side, old_px, level.qty, level.count))
             filled = 0
         else:
             keep = False
             self._seq = seq = self._seq + 1
             events.append(Modified(symbol, seq, order_id, new_px, new_qty, False))
-            order.priority = seq
             self._remove_from_level(order, level, events)
+            order.priority = seq
             order.price = new_px
             order.quantity += new_qty - old_qty
             order.remaining = new_qty
@@ -284,31 +296,29 @@ class OrderBook:
         events: list = []
         ids: list[int] = []
         total = 0
+        resting = self._resting
         for book_side, book, prices in ((BUY, self._bids, reversed(self._bids)), (SELL, self._asks, iter(self._asks))):
             if side is not None and side is not book_side:
                 continue
             emptied = []
             for price in prices:
                 level = book[price]
-                queue = level.queue
-                if owner is None:
-                    victims = list(queue)
-                    queue.clear()
-                else:
-                    victims = [o for o in queue if o.owner == owner]
-                    if not victims:
-                        continue
-                    for o in victims:
-                        queue.remove(o)
+                victims = [o for o in self._live(level) if owner is None or o.owner == owner]
+                if not victims:
+                    continue
                 for o in victims:
                     qty = o.remaining
+                    del resting[o.priority]
                     level.qty -= qty
+                    level.count -= 1
                     total += qty
                     ids.append(o.order_id)
                     self._finish(o, CANCELLED, CancelReason.MASS_CANCEL, events)
                 self._seq = seq = self._seq + 1
-                events.append(BookUpdate(symbol, seq, book_side, price, level.qty, len(queue)))
-                if not queue:
+                events.append(BookUpdate(symbol, seq, book_side, price, level.qty, level.count))
+                if level.count:
+                    self._maybe_compact(level)
+                else:
                     emptied.append(price)
             for price in emptied:
                 del book[price]
@@ -350,11 +360,11 @@ class OrderBook:
         bids = []
         for price in self._bids.islice(max(len(self._bids) - n, 0), reverse=True):
             level = self._bids[price]
-            bids.append(LevelInfo(price, level.qty, len(level.queue)))
+            bids.append(LevelInfo(price, level.qty, level.count))
         asks = []
         for price in self._asks.islice(0, n):
             level = self._asks[price]
-            asks.append(LevelInfo(price, level.qty, len(level.queue)))
+            asks.append(LevelInfo(price, level.qty, level.count))
         return Depth(tuple(bids), tuple(asks))
 
     def snapshot(self) -> BookSnapshot:
@@ -364,8 +374,8 @@ class OrderBook:
             out = []
             for price in prices:
                 level = book[price]
-                orders = tuple(RestingOrder(o.order_id, o.owner, o.remaining, o.priority) for o in level.queue)
-                out.append(LevelOrders(price, level.qty, len(orders), orders))
+                orders = tuple(RestingOrder(o.order_id, o.owner, o.remaining, o.priority) for o in self._live(level))
+                out.append(LevelOrders(price, level.qty, level.count, orders))
             return tuple(out)
 
         return BookSnapshot(
@@ -403,6 +413,17 @@ class OrderBook:
             raise UnknownOrder("order_id", order_id, f"no such order on {self.symbol}")
         return self._orders[order_id - 1]
 
+    def _live(self, level: Level) -> list[Order]:
+        """The live orders of ``level`` in queue order."""
+        resting = self._resting
+        return [resting[stamp] for stamp in level.queue if stamp in resting]
+
+    def _maybe_compact(self, level: Level) -> None:
+        """Drop dead stamps once they outnumber the live ones (amortised O(1) removal)."""
+        if len(level.queue) > 2 * level.count + 8:
+            resting = self._resting
+            level.queue = deque(stamp for stamp in level.queue if stamp in resting)
+
     def _fillable(self, taker: Order) -> bool:
         """Whether matching would fill ``taker`` completely (self-trade prevention counted)."""
         need = taker.remaining
@@ -418,7 +439,7 @@ class OrderBook:
         for price in prices:
             if limit is not None and (price > limit if taker.side is BUY else price < limit):
                 return False
-            for maker in book[price].queue:
+            for maker in self._live(book[price]):
                 if stp is not STP_NONE and maker.owner == owner:
                     if stp is CANCEL_OLDEST:
                         continue
@@ -446,13 +467,15 @@ class OrderBook:
             level = book.get(px)
             if level is None:
                 level = book[px] = Level()
-            level.queue.append(order)
+            level.queue.append(order.priority)
             level.qty += remaining
+            level.count += 1
+            self._resting[order.priority] = order
             order.status = PARTIALLY_FILLED if order.filled else NEW
             if order.client_id is not None:
                 self._client_ids[(order.owner, order.client_id)] = order
             self._seq = seq = self._seq + 1
-            events.append(BookUpdate(self.symbol, seq, order.side, px, level.qty, len(level.queue)))
+            events.append(BookUpdate(self.symbol, seq, order.side, px, level.qty, level.count))
 
     def _match(self, taker: Order, events: list) -> bool:
         """Trade ``taker`` against the opposite side; True if self-trade prevention
@@ -473,6 +496,7 @@ class OrderBook:
         taker_side = taker.side
         symbol = self.symbol
         client_ids = self._client_ids
+        resting = self._resting
         append = events.append
         while book:
             price, level = book.peekitem(index)
@@ -481,12 +505,17 @@ class OrderBook:
             queue = level.queue
             changed = False
             stop = False
-            while queue:
-                maker = queue[0]
+            while level.count:
+                maker = resting.get(queue[0])
+                if maker is None:  # a dead stamp
+                    queue.popleft()
+                    continue
                 if stp is not STP_NONE and maker.owner == owner:
                     if stp is not CANCEL_NEWEST:  # CANCEL_OLDEST or CANCEL_BOTH
                         queue.popleft()
+                        del resting[maker.priority]
                         level.qty -= maker.remaining
+                        level.count -= 1
                         self._finish(maker, CANCELLED, CancelReason.SELF_TRADE, events)
                         changed = True
                     if stp is not CANCEL_OLDEST:  # CANCEL_NEWEST or CANCEL_BOTH
@@ -506,6 +535,8 @@ class OrderBook:
                 taker.remaining = want - fill
                 if have == fill:
                     queue.popleft()
+                    del resting[maker.priority]
+                    level.count -= 1
                     maker.status = FILLED
                     if maker.client_id is not None:
                         del client_ids[(maker.owner, maker.client_id)]
@@ -515,8 +546,8 @@ class OrderBook:
                     break
             if changed:
                 self._seq = seq = self._seq + 1
-                append(BookUpdate(symbol, seq, maker_side, price, level.qty, len(queue)))
-            if not queue:
+                append(BookUpdate(symbol, seq, maker_side, price, level.qty, level.count))
+            if not level.count:
                 del book[price]
             if stop:
                 return True
@@ -537,22 +568,27 @@ class OrderBook:
 
     def _remove_from_level(self, order: Order, level: Level, events: list) -> None:
         """Take resting ``order`` out of ``level`` (emitting the level's BookUpdate)."""
-        book = self._bids if order.side is BUY else self._asks
-        level.queue.remove(order)
+        del self._resting[order.priority]
         level.qty -= order.remaining
+        level.count -= 1
         self._seq = seq = self._seq + 1
-        events.append(BookUpdate(self.symbol, seq, order.side, order.price, level.qty, len(level.queue)))
-        if not level.queue:
-            del book[order.price]
+        events.append(BookUpdate(self.symbol, seq, order.side, order.price, level.qty, level.count))
+        if level.count:
+            self._maybe_compact(level)
+        else:
+            del (self._bids if order.side is BUY else self._asks)[order.price]
 
     def _unlink(self, order: Order, events: list, reason: CancelReason) -> None:
         """Cancel resting ``order``: its Cancelled event, then its level's BookUpdate."""
         book = self._bids if order.side is BUY else self._asks
         level = book[order.price]
-        level.queue.remove(order)
+        del self._resting[order.priority]
         level.qty -= order.remaining
+        level.count -= 1
         self._finish(order, CANCELLED, reason, events)
         self._seq = seq = self._seq + 1
-        events.append(BookUpdate(self.symbol, seq, order.side, order.price, level.qty, len(level.queue)))
-        if not level.queue:
+        events.append(BookUpdate(self.symbol, seq, order.side, order.price, level.qty, level.count))
+        if level.count:
+            self._maybe_compact(level)
+        else:
             del book[order.price]
