@@ -47,11 +47,15 @@ submit_cmd = st.one_of(
     )
     for side, low in ((BUY, 96), (SELL, 99))
 )
-# Cancel/modify name an order by index: resolve_ids() maps k >= 0 to an issued id
-# (k mod the number issued) and k < 0 to an id never issued.
+# Cancel/modify name an order by index: resolve() maps k >= 0 to an issued id
+# (mostly a live one) and k < 0 to an id never issued. A modify moves the
+# price by a tick offset and the open quantity by a delta, so that it mostly
+# lands near the order (same level, small increase or decrease).
 order_ref = st.integers(-1, 30)
 cancel_cmd = st.tuples(st.just("cancel"), order_ref)
-modify_cmd = st.tuples(st.just("modify"), order_ref, st.none() | st.integers(96, 104), st.none() | st.integers(1, 8))
+modify_cmd = st.tuples(
+    st.just("modify"), order_ref, st.sampled_from([None, None, -1, 0, 1, 3]), st.sampled_from([None, -2, -1, 1, 2])
+)
 mass_cmd = st.tuples(st.just("mass"), st.none() | st.sampled_from([BUY, SELL]), st.none() | st.sampled_from(OWNERS))
 bad_cmd = st.tuples(
     st.just("bad"),
@@ -84,12 +88,25 @@ def command(draw):
 commands = st.lists(command(), min_size=10, max_size=60)
 
 
-def resolve_ids(cmd, issued):
-    if cmd[0] in ("cancel", "modify"):
-        k = cmd[1]
-        order_id = issued + 1 if k < 0 or not issued else k % issued + 1
-        return (cmd[0], order_id, *cmd[2:])
-    return cmd
+def resolve(cmd, orders):
+    """Make ``cmd`` concrete given the symbol's orders so far (ids, absolute price/quantity)."""
+    if cmd[0] not in ("cancel", "modify"):
+        return cmd
+    k = cmd[1]
+    live = [o for o in orders if o.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)]
+    if k < 0 or not orders:
+        order_id = len(orders) + 1
+    elif live and k % 4:  # mostly a live order, sometimes any (finished ones too)
+        order_id = live[k % len(live)].order_id
+    else:
+        order_id = k % len(orders) + 1
+    if cmd[0] == "cancel":
+        return ("cancel", order_id)
+    _, _, dpx, dqty = cmd
+    base = orders[order_id - 1] if order_id <= len(orders) else None
+    price = None if dpx is None else (base.price if base and base.price else 100) + dpx
+    qty = None if dqty is None else max(1, (base.remaining if base else 0) + dqty)
+    return ("modify", order_id, price, qty)
 
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -150,7 +167,7 @@ def state(engine):
 def test_invariants_hold_after_every_command(cmds):
     engine = new_engine()
     for cmd in cmds:
-        cmd = resolve_ids(cmd, engine.snapshot(S).last_order_id)
+        cmd = resolve(cmd, engine.orders(S))
         before = state(engine)
         result = apply(engine, cmd)
         if isinstance(result, type):  # an exception: nothing may have changed
@@ -167,7 +184,7 @@ def test_invariants_hold_after_every_command(cmds):
 
 class ModelOrder:
     def __init__(self, oid, owner, side, price, qty, tif, stp, post_only, prio):
-        self.oid, self.owner, self.side, self.price = oid, owner, side, price
+        self.order_id, self.owner, self.side, self.price = oid, owner, side, price
         self.quantity = self.remaining = qty
         self.filled = self.cancelled = 0
         self.tif, self.stp, self.post_only, self.prio = tif, stp, post_only, prio
@@ -209,7 +226,7 @@ class ModelBook:
                     return True
                 continue
             q = min(o.remaining, m.remaining)
-            trades.append((m.oid, o.oid, m.price, q))
+            trades.append((m.order_id, o.order_id, m.price, q))
             for x in (m, o):
                 x.remaining -= q
                 x.filled += q
@@ -315,7 +332,7 @@ class ModelBook:
         return []
 
     def l3(self, side):
-        return [(o.price, o.oid, o.remaining) for o in self.queue(side)]
+        return [(o.price, o.order_id, o.remaining) for o in self.queue(side)]
 
 
 def engine_l3(levels):
@@ -327,7 +344,7 @@ def engine_l3(levels):
 def test_reference_engine_agrees_with_a_brute_force_model(cmds):
     engine, model = new_engine(), ModelBook()
     for cmd in cmds:
-        cmd = resolve_ids(cmd, len(model.orders))
+        cmd = resolve(cmd, model.orders)
         result = apply(engine, cmd)
         expected_trades = model.apply(cmd)
         got = [] if isinstance(result, type) else [
@@ -345,6 +362,9 @@ def test_reference_engine_agrees_with_a_brute_force_model(cmds):
 @given(commands)
 def test_replaying_the_same_commands_gives_equal_results(cmds):
     first, second = new_engine(), new_engine()
-    cmds = [resolve_ids(c, 10) for c in cmds]
-    assert [apply(first, c) for c in cmds] == [apply(second, c) for c in cmds]
+    results = []
+    for c in cmds:
+        c = resolve(c, first.orders(S))
+        results.append((apply(first, c), apply(second, c)))
+    assert all(a == b for a, b in results)
     assert state(first) == state(second)
