@@ -438,6 +438,31 @@ def test_mass_cancel_by_side_and_owner(engine):
     assert engine.mass_cancel(S, side=BUY, owner="nobody").events == ()
 
 
+def test_mass_cancel_clears_a_deep_level(engine):
+    for i in range(8):
+        engine.submit(S, BUY, 1, 100, owner="a" if i % 4 else "b")  # ids 1..8; b owns 1 and 5
+    engine.cancel(S, 3)
+    r = engine.mass_cancel(S, owner="a")
+    assert r.order_ids == (2, 4, 6, 7, 8)
+    assert queue(engine, BUY, 100) == [(1, 1), (5, 1)]
+
+
+def test_many_removals_from_a_deep_queue_keep_time_order(engine):
+    for _ in range(60):
+        engine.submit(S, SELL, 2, 100)  # ids 1..60
+    for order_id in range(1, 61, 2):
+        engine.cancel(S, order_id)  # odd ids gone
+    for order_id in range(2, 21, 6):
+        engine.modify(S, order_id, quantity=3)  # 2, 8, 14, 20 go to the back
+    for order_id in range(22, 41, 6):
+        engine.modify(S, order_id, quantity=1)  # 22, 28, 34, 40 keep their place
+    expected = [i for i in range(2, 61, 2) if i not in (2, 8, 14, 20)] + [2, 8, 14, 20]
+    assert [order_id for order_id, _ in queue(engine, SELL, 100)] == expected
+    r = engine.submit(S, BUY, 1000, order_type=MARKET)
+    assert [maker for maker, _, _, _ in trades(r)] == expected
+    assert r.filled_qty == sum(1 if i in (22, 28, 34, 40) else 3 if i in (2, 8, 14, 20) else 2 for i in expected)
+
+
 # ---------------------------------------------------------------- self-trade prevention
 
 
