@@ -15,6 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from freeorder.book import (
+    Depth,
+    LevelInfo,
+    Quote,
     Instrument,
     InvalidOrder,
     OrderStatus,
@@ -177,6 +180,17 @@ def test_invariants_hold_after_every_command(cmds):
             events = engine.events(S)
             assert events[len(before[2]) :] == result.events
         check_invariants(*state(engine))
+        assert_queries_agree_with_snapshot(engine)
+
+
+def assert_queries_agree_with_snapshot(engine):
+    snap = engine.snapshot(S)
+    bid, ask = (snap.bids or [None])[0], (snap.asks or [None])[0]
+    assert engine.best(S) == Quote(bid and bid.price, bid.qty if bid else 0, ask and ask.price, ask.qty if ask else 0)
+    assert engine.depth(S, 3) == Depth(
+        tuple(LevelInfo(lv.price, lv.qty, lv.count) for lv in snap.bids[:3]),
+        tuple(LevelInfo(lv.price, lv.qty, lv.count) for lv in snap.asks[:3]),
+    )
 
 
 # ---------------------------------------------------------------- the brute-force model

@@ -9,7 +9,9 @@ order from the middle of a queue (cancel, modify, self-trade prevention) only
 deletes its stamp from ``_resting``, O(1); dead stamps are skipped at the queue
 head and compacted away once they outnumber the live ones. Orders are also
 kept in a list indexed by ``order_id - 1`` (ids are per symbol, gap-free from
-1), live or finished, so every id ever issued can be queried.
+1), live or finished, so every id ever issued can be queried. ``_best_bid`` /
+``_best_ask`` cache the best prices (``None`` for an empty side): set when a
+better level is created, recomputed when a level is deleted.
 
 Invariants between commands (checked by :mod:`freeorder.book.invariants`):
 
@@ -100,7 +102,19 @@ class OrderBook:
     no event log (results still carry each command's events).
     """
 
-    __slots__ = ("instrument", "symbol", "_bids", "_asks", "_orders", "_resting", "_client_ids", "_seq", "_log")
+    __slots__ = (
+        "instrument",
+        "symbol",
+        "_bids",
+        "_asks",
+        "_best_bid",
+        "_best_ask",
+        "_orders",
+        "_resting",
+        "_client_ids",
+        "_seq",
+        "_log",
+    )
 
     def __init__(self, instrument: Instrument, *, record_events: bool = True) -> None:
         if not isinstance(instrument, Instrument):
@@ -109,6 +123,8 @@ class OrderBook:
         self.symbol = instrument.symbol
         self._bids: SortedDict = SortedDict()
         self._asks: SortedDict = SortedDict()
+        self._best_bid: int | None = None
+        self._best_ask: int | None = None
         self._orders: list[Order] = []
         self._resting: dict[int, Order] = {}
         self._client_ids: dict[tuple[str, str], Order] = {}
@@ -174,11 +190,8 @@ class OrderBook:
         self._orders.append(order)
         reject = None
         if post_only:
-            if side is BUY:
-                reject = self._asks and px >= self._asks.peekitem(0)[0]
-            else:
-                reject = self._bids and px <= self._bids.peekitem(-1)[0]
-            reject = RejectReason.POST_ONLY_WOULD_CROSS if reject else None
+            if self._crosses(side, px):
+                reject = RejectReason.POST_ONLY_WOULD_CROSS
         elif tif is FOK and not self._fillable(order):
             reject = RejectReason.FOK_UNFILLABLE
         self._seq = seq = self._seq + 1
@@ -238,11 +251,7 @@ class OrderBook:
         if new_px == old_px and new_qty == old_qty:
             return ModifyResult(order_id, True, order.status, True, 0, old_qty, None, ())
         if order.post_only and new_px != old_px:
-            if order.side is BUY:
-                crosses = self._asks and new_px >= self._asks.peekitem(0)[0]
-            else:
-                crosses = self._bids and new_px <= self._bids.peekitem(-1)[0]
-            if crosses:
+            if self._crosses(order.side, new_px):
                 return ModifyResult(
                     order_id, False, order.status, False, 0, old_qty, RejectReason.POST_ONLY_WOULD_CROSS, ()
                 )
@@ -322,6 +331,7 @@ class OrderBook:
                     emptied.append(price)
             for price in emptied:
                 del book[price]
+            self._refresh_best()
         if self._log is not None:
             self._log.extend(events)
         return MassCancelResult(tuple(ids), total, tuple(events))
@@ -338,18 +348,10 @@ class OrderBook:
         return len(self._orders)
 
     def best(self) -> Quote:
-        bids, asks = self._bids, self._asks
-        if bids:
-            bid, bid_level = bids.peekitem(-1)
-            bid_qty = bid_level.qty
-        else:
-            bid, bid_qty = None, 0
-        if asks:
-            ask, ask_level = asks.peekitem(0)
-            ask_qty = ask_level.qty
-        else:
-            ask, ask_qty = None, 0
-        return Quote(bid, bid_qty, ask, ask_qty)
+        bid, ask = self._best_bid, self._best_ask
+        return Quote(
+            bid, 0 if bid is None else self._bids[bid].qty, ask, 0 if ask is None else self._asks[ask].qty
+        )
 
     def depth(self, n: int) -> Depth:
         """The best ``n`` levels of each side with total quantity and order count."""
@@ -413,6 +415,19 @@ class OrderBook:
             raise UnknownOrder("order_id", order_id, f"no such order on {self.symbol}")
         return self._orders[order_id - 1]
 
+    def _crosses(self, side: Side, price: int | None) -> bool:
+        """Whether an order of ``side`` at ``price`` (``None``: market) meets the opposite best."""
+        if side is BUY:
+            best = self._best_ask
+            return best is not None and (price is None or best <= price)
+        best = self._best_bid
+        return best is not None and (price is None or best >= price)
+
+    def _refresh_best(self) -> None:
+        """Recompute the cached best prices (after a level was deleted)."""
+        self._best_bid = self._bids.peekitem(-1)[0] if self._bids else None
+        self._best_ask = self._asks.peekitem(0)[0] if self._asks else None
+
     def _live(self, level: Level) -> list[Order]:
         """The live orders of ``level`` in queue order."""
         resting = self._resting
@@ -451,7 +466,7 @@ class OrderBook:
 
     def _place(self, order: Order, events: list) -> None:
         """Match ``order`` as the taker, then rest, expire or cancel its remainder."""
-        stopped = self._match(order, events)
+        stopped = self._match(order, events) if self._crosses(order.side, order.price) else False
         remaining = order.remaining
         if not remaining:
             order.status = FILLED
@@ -467,6 +482,11 @@ class OrderBook:
             level = book.get(px)
             if level is None:
                 level = book[px] = Level()
+                if order.side is BUY:
+                    if self._best_bid is None or px > self._best_bid:
+                        self._best_bid = px
+                elif self._best_ask is None or px < self._best_ask:
+                    self._best_ask = px
             level.queue.append(order.priority)
             level.qty += remaining
             level.count += 1
@@ -483,11 +503,9 @@ class OrderBook:
         buy = taker.side is BUY
         if buy:
             book = self._asks
-            index = 0
             maker_side = SELL
         else:
             book = self._bids
-            index = -1
             maker_side = BUY
         limit = taker.price
         stp = taker.stp
@@ -498,8 +516,11 @@ class OrderBook:
         client_ids = self._client_ids
         resting = self._resting
         append = events.append
-        while book:
-            price, level = book.peekitem(index)
+        while True:
+            price = self._best_ask if buy else self._best_bid
+            if price is None:
+                return False
+            level = book[price]
             if limit is not None and (price > limit if buy else price < limit):
                 return False
             queue = level.queue
@@ -549,6 +570,10 @@ class OrderBook:
                 append(BookUpdate(symbol, seq, maker_side, price, level.qty, level.count))
             if not level.count:
                 del book[price]
+                if buy:
+                    self._best_ask = book.peekitem(0)[0] if book else None
+                else:
+                    self._best_bid = book.peekitem(-1)[0] if book else None
             if stop:
                 return True
             if not taker.remaining:
@@ -577,6 +602,7 @@ class OrderBook:
             self._maybe_compact(level)
         else:
             del (self._bids if order.side is BUY else self._asks)[order.price]
+            self._refresh_best()
 
     def _unlink(self, order: Order, events: list, reason: CancelReason) -> None:
         """Cancel resting ``order``: its Cancelled event, then its level's BookUpdate."""
@@ -592,3 +618,4 @@ class OrderBook:
             self._maybe_compact(level)
         else:
             del book[order.price]
+            self._refresh_best()
