@@ -147,6 +147,10 @@ class OrderBook:
         stp: SelfTradePrevention = STP_NONE,
     ) -> SubmitResult:
         """Submit a new order; see the engine API for the semantics of each field."""
+        return self._submit(side, quantity, price, order_type, time_in_force, post_only, owner, client_id, stp)
+
+    def _submit(self, side, quantity, price, order_type, time_in_force, post_only, owner, client_id, stp, /):
+        """:meth:`submit` with positional arguments (cheaper to call on 3.13t)."""
         instrument = self.instrument
         if side is not BUY and side is not SELL:
             _check_enum("side", side, Side)

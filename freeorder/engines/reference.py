@@ -83,20 +83,18 @@ class ReferenceEngine:
         client_id=None,
         stp=_STP_NONE,
     ):
-        return self._book(symbol).submit(
-            side,
-            quantity,
-            price,
-            order_type=order_type,
-            time_in_force=time_in_force,
-            post_only=post_only,
-            owner=owner,
-            client_id=client_id,
-            stp=stp,
-        )
+        try:
+            book = self._books[symbol]
+        except (KeyError, TypeError):
+            book = self._book(symbol)  # raises the right error
+        return book._submit(side, quantity, price, order_type, time_in_force, post_only, owner, client_id, stp)
 
     def cancel(self, symbol, order_id):
-        return self._book(symbol).cancel(order_id)
+        try:
+            book = self._books[symbol]
+        except (KeyError, TypeError):
+            book = self._book(symbol)
+        return book.cancel(order_id)
 
     def modify(self, symbol, order_id, *, price=None, quantity=None):
         return self._book(symbol).modify(order_id, price=price, quantity=quantity)
