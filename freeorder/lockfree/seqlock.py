@@ -49,14 +49,17 @@ class SeqLock:
         succeeds (no write began or ended before its second load).
         """
         seq, fields = self._seq, self._fields
+        retries = 0
         while True:
             before = seq.load(ACQUIRE)
             if not before & 1:
                 values = tuple(fields.to_list())
                 atomic.fence(ACQUIRE)
                 if seq.load(RELAXED) == before:
+                    if retries:
+                        self.read_retries.fetch_add(retries, RELAXED)
                     return values
-            self.read_retries.fetch_add(1, RELAXED)
+            retries += 1
 
     def version(self) -> int:
         """How many writes have completed (``seq // 2``)."""
@@ -65,15 +68,18 @@ class SeqLock:
     def _begin(self) -> int:
         seq = self._seq
         current = seq.load(RELAXED)
+        retries = 0
         while True:
             if not current & 1:
                 witnessed = seq.compare_exchange(current, current + 1)
                 if witnessed == current:
+                    if retries:
+                        self.write_retries.fetch_add(retries, RELAXED)
                     return current
                 current = witnessed
             else:
                 current = seq.load(RELAXED)
-            self.write_retries.fetch_add(1, RELAXED)
+            retries += 1
 
     def write(self, values: Sequence[int]) -> None:
         """Replace every field. Linearization point: the claim (even → odd compare-exchange)."""

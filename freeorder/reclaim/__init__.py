@@ -9,7 +9,8 @@ Three reclaimers share one guard protocol, so every structure runs with each:
   hazard cell; the epoch collector ignores it);
 - ``guard.retire(arena, ref)`` hands over an unlinked slot; the reclaimer
   calls ``arena.free(ref)`` once no thread can still reach it;
-- ``flush()`` reclaims what it can now; ``stats()`` counts retired/reclaimed.
+- ``flush()`` reclaims what it can now; ``stats()`` counts retired/reclaimed;
+  ``unregister()`` gives back this thread's record early (thread exit does it too).
 
 ``EpochCollector`` (crossbeam-epoch), ``HazardRegistry`` (Michael's hazard
 pointers) and ``NoReclaim`` (never frees). ``make_reclaimer("epoch"|"hazard"|"none")``

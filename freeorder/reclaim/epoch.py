@@ -135,7 +135,7 @@ class EpochCollector:
 
     name = "epoch"
 
-    def __init__(self, max_threads: int = 256, bag_size: int = 64, advance_every: int = 32):
+    def __init__(self, max_threads: int = 256, bag_size: int = 64, advance_every: int = 64):
         self.bag_size = bag_size
         self.advance_every = advance_every
         self._global = atomic.AtomicInt(0)
@@ -163,7 +163,9 @@ class EpochCollector:
         """Advance the global epoch if every pinned thread has seen it."""
         now = self._global.load()
         atomic.fence(SEQ_CST)
-        for word in self._locals.to_list():
+        load = self._locals.load
+        for i in range(self._registry.high):
+            word = load(i)
             if word & 1 and word >> 1 != now:
                 return False
         return self._global.compare_exchange(now, now + 1) == now
@@ -204,6 +206,10 @@ class EpochCollector:
             self.try_advance()
             freed += guard._collect()
         return freed
+
+    def unregister(self) -> None:
+        """Give back this thread's record now, as its exit would (unpin, hand over garbage)."""
+        self._registry.release_current()
 
     def stats(self) -> dict[str, int]:
         retired, reclaimed = self._retired.load(), self._reclaimed.load()

@@ -166,6 +166,10 @@ class HazardRegistry:
         finally:
             guard.unpin()
 
+    def unregister(self) -> None:
+        """Give back this thread's record now, as its exit would (unpin, hand over garbage)."""
+        self._registry.release_current()
+
     def stats(self) -> dict[str, int]:
         retired, reclaimed = self._retired.load(), self._reclaimed.load()
         return {"retired": retired, "reclaimed": reclaimed, "pending": retired - reclaimed}

@@ -65,6 +65,10 @@ class NoReclaim:
     def flush(self) -> int:
         return 0
 
+    def unregister(self) -> None:
+        """Forget this thread's guard (nothing to hand over)."""
+        self._local.__dict__.pop("guard", None)
+
     def stats(self) -> dict[str, int]:
         retired = self._retired.load()
         return {"retired": retired, "reclaimed": 0, "pending": retired}

@@ -46,6 +46,8 @@ class ThreadRegistry:
             raise ValueError(f"max_threads={max_threads!r} must be >= 1")
         self.max_threads = max_threads
         self.owners = atomic.AtomicIntArray(max_threads)
+        # 1 + the highest record index ever taken: scans need look no further.
+        self._high = atomic.AtomicInt(0)
         self._make_state = make_state
         self._on_release = on_release
         self._local = threading.local()
@@ -68,6 +70,9 @@ class ThreadRegistry:
         owners = self.owners
         for i in range(self.max_threads):
             if owners.load(i, atomic.RELAXED) == 0 and owners.compare_exchange(i, 0, 1) == 0:
+                high = self._high.load()
+                while high < i + 1:
+                    high = self._high.compare_exchange(high, i + 1)
                 return _Handle(i, self._make_state(i), self._release)
         raise TooManyThreads(
             f"all {self.max_threads} thread records are in use; raise max_threads"
@@ -84,6 +89,12 @@ class ThreadRegistry:
         if handle is not None:
             handle.__del__()
 
+    @property
+    def high(self) -> int:
+        """Records ``0 .. high-1`` are the only ones ever taken."""
+        return self._high.load()
+
     def active(self) -> list[int]:
         """Indexes of the records currently taken."""
-        return [i for i, v in enumerate(self.owners.to_list()) if v]
+        owners = self.owners
+        return [i for i in range(self._high.load()) if owners.load(i)]
