@@ -1,4 +1,8 @@
-"""python -m stress <structure> --threads N --seconds S --reclaimer epoch|hazard|none [--seed N]"""
+"""python -m stress <structure> --threads N --seconds S --reclaimer epoch|hazard|none [--seed N]
+
+With --check-linearizability each thread instead performs --ops recorded
+operations, and the history is checked with freeorder.verify's checker.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,28 @@ from . import harness
 from .workloads import WORKLOADS
 
 
+def check_linearizability(args, seed: int) -> int:
+    from freeorder.verify import check_linearizable
+
+    from .linearizability import record
+
+    history, model, result = record(args.structure, args.threads, args.ops, seed, args.reclaimer, args.seconds)
+    print(f"  recorded          {len(history):,} operations from {args.threads} threads in {result.seconds:.2f} s")
+    if result.errors:
+        print("linearizability: FAILED (the run raised)")
+        for e in result.errors[:5]:
+            print(f"  - {type(e).__name__}: {e}")
+        return 1
+    verdict = check_linearizable(model, history, timeout=max(60.0, args.seconds))
+    print(f"  checked           in {verdict.elapsed if hasattr(verdict, 'elapsed') else 0:.2f} s")
+    if verdict.linearizable:
+        print("linearizability: OK")
+        return 0
+    print("linearizability: " + ("UNKNOWN (timed out)" if verdict.linearizable is None else "FAILED"))
+    print(verdict.explain())
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stress", description=__doc__)
     parser.add_argument("structure", choices=sorted(WORKLOADS))
@@ -21,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reclaimer", choices=sorted(RECLAIMERS), default="epoch")
     parser.add_argument("--seed", type=int, default=None, help="default: random, printed")
     parser.add_argument("--sanitize", action="store_true", help="sanitizer mode (also FREEORDER_SANITIZE=1)")
+    parser.add_argument("--check-linearizability", action="store_true",
+                        help="record --ops operations per thread and check the history")
+    parser.add_argument("--ops", type=int, default=300, help="operations per thread with --check-linearizability")
     parser.add_argument("--gc", choices=["on", "off"], default="off",
                         help="cyclic GC during the run (default off: 3.13t's GC walks the whole heap)")
     args = parser.parse_args(argv)
@@ -29,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
     sanitize = True if args.sanitize else None
+    if args.check_linearizability:
+        print(f"stress {args.structure} --check-linearizability: threads={args.threads} ops={args.ops} "
+              f"reclaimer={args.reclaimer} seed={seed} gil={gil}")
+        return check_linearizability(args, seed)
     workload = WORKLOADS[args.structure](args.threads, args.reclaimer, sanitize)
     print(f"stress {args.structure}: threads={args.threads} seconds={args.seconds} "
           f"reclaimer={args.reclaimer} seed={args.seed if args.seed is not None else seed} "

@@ -63,3 +63,39 @@ def run(threads: int, seconds: float, seed: int, step: Callable[[int, random.Ran
         if t.is_alive():
             errors.append(RuntimeError(f"{t.name} did not stop within 60 s of the deadline"))
     return RunResult(threads, time.perf_counter() - start, ops, errors)
+
+
+def run_counted(threads: int, ops: int, seed: int, step: Callable[[int, random.Random, int], None],
+                seconds: float = 60.0) -> RunResult:
+    """Call ``step(thread_index, rng, k)`` for k in range(ops) on each thread (bounded by ``seconds``)."""
+    barrier = threading.Barrier(threads + 1)
+    stop = threading.Event()
+    done_ops = [0] * threads
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        rng = random.Random(seed * 1_000_003 + i)
+        try:
+            barrier.wait()
+            for k in range(ops):
+                if stop.is_set():
+                    break
+                step(i, rng, k)
+                done_ops[i] = k + 1
+        except BaseException as exc:  # noqa: BLE001 - reported by the harness
+            errors.append(exc)
+            stop.set()
+
+    pool = [threading.Thread(target=body, args=(i,), name=f"record-{i}") for i in range(threads)]
+    for t in pool:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in pool:
+        t.join(max(0.0, start + seconds - time.perf_counter()))
+    stop.set()
+    for t in pool:
+        t.join(60)
+        if t.is_alive():
+            errors.append(RuntimeError(f"{t.name} did not stop"))
+    return RunResult(threads, time.perf_counter() - start, done_ops, errors)

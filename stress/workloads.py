@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from freeorder.lockfree import MSQueue, SeqLock, TreiberStack
+from freeorder.lockfree import MSQueue, OrderIndex, SeqLock, SkipListMap, TreiberStack
 from freeorder.reclaim import make_reclaimer
 
 CAPACITY = {"none": 1 << 23, "epoch": 1 << 17, "hazard": 1 << 17}
@@ -161,4 +161,134 @@ class SeqLockWorkload:
         }
 
 
-WORKLOADS = {"stack": StackWorkload, "queue": QueueWorkload, "seqlock": SeqLockWorkload}
+class _KeyedWorkload:
+    """Random insert/get/pop on a small key range of a map-like structure.
+
+    Values encode their key (``value % KEYS == key``), so a get that returns
+    another key's value is caught at once. Per thread and key, the workload
+    counts successful inserts of a new key and successful pops; at the end
+    each key's inserts minus pops must be 0 or 1 and match its presence.
+    """
+
+    KEYS = 512
+    first_key = 0
+
+    def __init__(self, threads: int, reclaimer: str, sanitize: bool):
+        self.threads = threads
+        self.reclaimer = make_reclaimer(reclaimer)
+        self.structure = self.make(CAPACITY[reclaimer], self.reclaimer, sanitize)
+        self.added = [[0] * self.KEYS for _ in range(threads)]
+        self.removed = [[0] * self.KEYS for _ in range(threads)]
+        self.wrong_values = 0
+        self.serial = [0] * threads
+
+    def step(self, i: int, rng: random.Random) -> int:
+        slot = rng.randrange(self.KEYS)
+        key = slot + self.first_key
+        roll = rng.random()
+        s = self.structure
+        if roll < 0.4:
+            self.serial[i] += 1
+            value = (self.serial[i] * self.threads + i) * self.KEYS + slot
+            if self.insert(key, value):
+                self.added[i][slot] += 1
+        elif roll < 0.7:
+            value = s.get(key)
+            if value is not None and value % self.KEYS != slot:
+                self.wrong_values += 1
+        else:
+            value = s.pop(key, None)
+            if value is not None:
+                if value % self.KEYS != slot:
+                    self.wrong_values += 1
+                self.removed[i][slot] += 1
+        return 1
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.wrong_values:
+            problems.append(f"{self.wrong_values} reads returned another key's value")
+        for slot in range(self.KEYS):
+            net = sum(a[slot] for a in self.added) - sum(r[slot] for r in self.removed)
+            present = (slot + self.first_key) in self.structure
+            if net not in (0, 1) or net != int(present):
+                problems.append(f"key {slot + self.first_key}: inserts - pops = {net}, present = {present}")
+        self.structure.audit()
+        return problems
+
+    def stats(self) -> dict[str, object]:
+        arena = self.structure.arena
+        return {"live keys": len(self.structure), "peak slots in use": arena.peak,
+                "slots in use at end": arena.in_use}
+
+
+class SkipListWorkload(_KeyedWorkload):
+    @staticmethod
+    def make(capacity, reclaimer, sanitize):
+        return SkipListMap(capacity=capacity, reclaimer=reclaimer, sanitize=sanitize)
+
+    def insert(self, key, value) -> bool:
+        # insert-if-absent, so a successful insert is exactly one new key
+        return self.structure.get_or_insert(key, value) == value
+
+
+class OrderIndexWorkload(_KeyedWorkload):
+    first_key = 1
+
+    @staticmethod
+    def make(capacity, reclaimer, sanitize):
+        return OrderIndex(capacity=capacity, reclaimer=reclaimer, sanitize=sanitize)
+
+    def insert(self, key, value) -> bool:
+        return self.structure.insert(key, value)
+
+
+class EngineWorkload:
+    """Each thread sends its own seeded order flow to a LockFreeEngine over two symbols;
+    at the end every symbol's book and order states pass the invariant checker."""
+
+    SYMBOLS = ("AAA", "BBB")
+
+    def __init__(self, threads: int, reclaimer: str, sanitize: bool):
+        from freeorder.book import Instrument
+        from freeorder.engines import LockFreeEngine
+
+        self.reclaimer = None
+        self.structure = LockFreeEngine([Instrument(s, tick_size=1) for s in self.SYMBOLS])
+        self.flows: dict[int, object] = {}
+        self.refused = [0] * threads
+
+    def step(self, i: int, rng: random.Random) -> int:
+        from freeorder.engines.workload import OrderFlow
+
+        flow = self.flows.get(i)
+        if flow is None:
+            flow = self.flows[i] = OrderFlow(self.SYMBOLS, rng.randrange(1 << 30))
+        command = flow.next()
+        try:
+            flow.observe(command, command.run(self.structure))
+        except (ValueError, LookupError):
+            self.refused[i] += 1
+        return 1
+
+    def check(self) -> list[str]:
+        from freeorder.book import violations
+
+        problems = []
+        for symbol in self.SYMBOLS:
+            e = self.structure
+            problems += [f"{symbol}: {v}" for v in violations(e.snapshot(symbol), e.orders(symbol), e.events(symbol))]
+        return problems
+
+    def stats(self) -> dict[str, object]:
+        return {f"log {s}": self.structure.log_length(s) for s in self.SYMBOLS} | {"refused": sum(self.refused)}
+
+
+WORKLOADS = {
+    "engine": EngineWorkload,
+    "stack": StackWorkload,
+    "queue": QueueWorkload,
+    "seqlock": SeqLockWorkload,
+    "skiplist": SkipListWorkload,
+    "order-index": OrderIndexWorkload,
+}

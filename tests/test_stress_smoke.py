@@ -46,3 +46,9 @@ def test_a_structure_that_loses_items_fails_the_run(monkeypatch, capsys):
     monkeypatch.setattr(TreiberStack, "push", lossy_push)
     assert main(["stack", "--threads", "2", "--seconds", "0.3", "--seed", "1"]) == 1
     assert "invariants: FAILED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("structure", ["queue", "skiplist", "engine"])
+def test_stress_checks_linearizability(structure, capsys):
+    assert main([structure, "--threads", "3", "--ops", "30", "--seed", "2", "--check-linearizability"]) == 0
+    assert "linearizability: OK" in capsys.readouterr().out

@@ -7,7 +7,9 @@ none) deciding when an unlinked node's slot may be reused, holds no
 
 from .arena import NULL, Arena, ArenaExhausted, make_ref, ref_index, ref_version
 from .msqueue import MSQueue
+from .order_index import OrderIndex
 from .seqlock import SeqLock
+from .skiplist import SkipListMap
 from .treiber import TreiberStack
 
 __all__ = [
@@ -15,7 +17,9 @@ __all__ = [
     "Arena",
     "ArenaExhausted",
     "MSQueue",
+    "OrderIndex",
     "SeqLock",
+    "SkipListMap",
     "TreiberStack",
     "make_ref",
     "ref_index",
