@@ -33,10 +33,10 @@ def _install(session: nox.Session, extras: str) -> None:
     session.install("--only-binary=:all:", "hypothesis")
 
 
-def _run_tests(session: nox.Session, gil: str) -> None:
+def _run_tests(session: nox.Session, gil: str, slow: bool = True) -> None:
     env = {"PYTHON_GIL": gil}
     session.run("python", "-c", "import sys, freeorder; print('GIL enabled:', sys._is_gil_enabled())", env=env)
-    session.run("pytest", *session.posargs, env=env)
+    session.run("pytest", *(session.posargs or ([] if slow else ["-m", "not slow"])), env=env)
     if not session.posargs:
         session.run("pytest", "--parallel-threads=4", *PARALLEL_SAFE, env=env)
 
@@ -57,14 +57,14 @@ def nogil(session: nox.Session) -> None:
 def nogil_with_gil(session: nox.Session) -> None:
     """The same 3.13t interpreter with PYTHON_GIL=1."""
     _install(session, "test")
-    _run_tests(session, "1")
+    _run_tests(session, "1", slow=False)  # the slow model-checking bounds run in the nogil session
 
 
 @nox.session(name="gil", python=PYTHON_GIL)
 def gil(session: nox.Session) -> None:
     """A GIL build of the same CPython 3.13 source, with the `atomics` cross-check backend."""
     _install(session, "test,atomics")
-    _run_tests(session, "1")
+    _run_tests(session, "1", slow=False)
 
 
 BENCH_CONFIGS = [

@@ -1,7 +1,9 @@
-"""Command line: ``python -m freeorder [demo]``.
+"""Command line: ``python -m freeorder [demo|atomics]``.
 
-The demo prints the interpreter, whether the GIL is on, the atomics backend,
-the cost of one atomic call, and an exact parallel count across threads.
+``demo`` (the default) runs the embedded order flow through the lock-free
+engine on 1 and 2 threads beside the reference engine, prints trades, the
+book and the invariant check. ``atomics`` prints the interpreter, whether
+the GIL is on, the cost of one atomic call and an exact parallel count.
 """
 
 from __future__ import annotations
@@ -46,13 +48,17 @@ def _parallel_count(threads: int, per_thread: int) -> tuple[int, float]:
     return counter.load(), time.perf_counter() - t0
 
 
-def demo() -> int:
+def _header() -> None:
     gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
     print(f"freeorder {__version__} on {platform.python_implementation()} {platform.python_version()}")
     print(f"  executable        {sys.executable}")
     print(f"  free-threaded     {bool(sysconfig.get_config_var('Py_GIL_DISABLED'))}")
     print(f"  GIL enabled       {gil}")
     print(f"  atomics backend   {atomic.backend_name()}")
+
+
+def atomics_demo() -> int:
+    _header()
     cell = atomic.AtomicInt()
     cells = atomic.AtomicIntArray(8)
     print("uncontended cost per call (best of 3):")
@@ -78,10 +84,109 @@ def demo() -> int:
     return 0
 
 
+DEMO_SYMBOLS = ("AAA", "BBB")
+
+
+def _commands(symbols: tuple[str, ...], seed: int, n: int) -> list:
+    """The embedded order flow, with order ids as a sequential run assigns them."""
+    from .book import Instrument
+    from .engines import ReferenceEngine
+    from .engines.workload import OrderFlow
+
+    engine = ReferenceEngine([Instrument(s, tick_size=1) for s in DEMO_SYMBOLS], record_events=False)
+    flow, commands = OrderFlow(symbols, seed), []
+    for command in flow.commands(n):
+        try:
+            flow.observe(command, command.run(engine))
+        except (ValueError, LookupError):
+            pass
+        commands.append(command)
+    return commands
+
+
+def _replay(engine, commands) -> None:
+    for command in commands:
+        try:
+            command.run(engine)
+        except (ValueError, LookupError):
+            pass
+
+
+def _timed_threads(engine, streams) -> float:
+    barrier = threading.Barrier(len(streams) + 1)
+
+    def work(stream):
+        barrier.wait()
+        _replay(engine, stream)
+
+    pool = [threading.Thread(target=work, args=(s,)) for s in streams]
+    for t in pool:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in pool:
+        t.join()
+    return time.perf_counter() - t0
+
+
+def demo(per_thread: int = 20_000) -> int:
+    """Order-book demo on the embedded seeded flow (GC off while timing, stated)."""
+    import gc
+
+    from .book import Instrument, Trade, violations
+    from .engines import LockFreeEngine, ReferenceEngine
+
+    _header()
+    instruments = [Instrument(s, tick_size="0.01") for s in DEMO_SYMBOLS]
+    print(f"order flow: seeded random limit/market/IOC orders, cancels and modifies around a moving mid; "
+          f"symbols {', '.join(DEMO_SYMBOLS)}; cyclic GC off while timing")
+    streams = [_commands((DEMO_SYMBOLS[i],), 100 + i, per_thread) for i in range(2)]
+    mixed = _commands(DEMO_SYMBOLS, 7, 2 * per_thread)
+    gc.collect()
+    gc.disable()
+    try:
+        reference = ReferenceEngine(instruments)
+        ref_secs = _timed_threads(reference, [mixed])
+        one = LockFreeEngine(instruments)
+        one_secs = _timed_threads(one, [mixed])
+        two = LockFreeEngine(instruments)
+        two_secs = _timed_threads(two, streams)
+    finally:
+        gc.enable()
+    n = 2 * per_thread
+    print(f"  reference engine, 1 thread        {n / ref_secs:>10,.0f} commands/s")
+    print(f"  lock-free engine, 1 thread        {n / one_secs:>10,.0f} commands/s  ({ref_secs / one_secs:.2f}x reference)")
+    print(f"  lock-free engine, 2 threads       {n / two_secs:>10,.0f} commands/s  ({one_secs / two_secs:.2f}x its 1 thread;"
+          f" each thread its own symbol)")
+    for symbol in DEMO_SYMBOLS:
+        same = one.snapshot(symbol) == reference.snapshot(symbol) and one.events(symbol) == reference.events(symbol)
+        print(f"  {symbol}: lock-free and reference books identical after the same flow: {same}")
+        if not same:
+            return 1
+    symbol = DEMO_SYMBOLS[0]
+    price = two.instrument(symbol).price_decimal
+    trades = [e for e in two.events(symbol) if type(e) is Trade]
+    print(f"{symbol} after the 2-thread run: {len(trades):,} trades; the last three:")
+    for t in trades[-3:]:
+        print(f"  #{t.seq}: {t.taker_owner} {t.taker_side.value}s {t.qty} from {t.maker_owner} at {price(t.price)}"
+              f" (maker order {t.maker_id}, taker order {t.taker_id})")
+    quote = two.best(symbol)
+    print(f"  best bid {price(quote.bid) if quote.bid else '-'} x {quote.bid_qty}, "
+          f"best ask {price(quote.ask) if quote.ask else '-'} x {quote.ask_qty}")
+    depth = two.depth(symbol, 3)
+    for name, levels in (("bids", depth.bids), ("asks", depth.asks)):
+        print(f"  {name}: " + ", ".join(f"{price(lv.price)} x {lv.qty} ({lv.count} orders)" for lv in levels))
+    problems = [p for s in DEMO_SYMBOLS for p in violations(two.snapshot(s), two.orders(s), two.events(s))]
+    print(f"invariants (quantity conserved, no overfill, no crossed book, price-time priority, one state per order): "
+          f"{'OK' if not problems else problems[:5]}")
+    return 0 if not problems else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m freeorder", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="demo", choices=["demo"], help="what to run (default: demo)")
+    parser.add_argument("command", nargs="?", default="demo", choices=["demo", "atomics"],
+                        help="what to run (default: demo)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo()
-    return 2
+    return atomics_demo()
