@@ -74,7 +74,7 @@ BENCH_CONFIGS = [
 ]
 
 
-PYPERF_BENCHMARKS = ["atomics", "structures"]
+PYPERF_BENCHMARKS = ["atomics", "structures", "engines", "skiplist"]
 
 
 def _bench(session: nox.Session, config: str, gil: str) -> None:

@@ -40,8 +40,17 @@ TARGETS = {
         ("TreiberStack[epoch] / Lock+deque throughput, 2 threads", "pairs TreiberStack[epoch] threads=2", "pairs Lock+deque (LIFO) threads=2", 1.0, ">="),
         ("pin+unpin[epoch] time / atomic load time", "uncontended pin+unpin epoch", "uncontended atomic load", 2.0, "<="),
     ],
+    "skiplist": [
+        ("SkipListMap / Lock+SortedDict throughput, 2 threads", "skiplist-mix-2t", "locked-sorteddict-mix-2t", 1.0, ">="),
+        ("OrderIndex / Lock+dict throughput, 2 threads", "order-index-mix-2t", "locked-dict-mix-2t", 1.0, ">="),
+    ],
+    "engines": [
+        ("lock-free / reference, 1 thread", "lockfree threads=1", "reference threads=1", 0.5, ">="),
+        ("lock-free 2 threads (own symbols) / lock-free 1 thread", "lockfree threads=2 partitioned", "lockfree threads=1", 1.8, ">="),
+        ("lock-free 2 threads (shared symbols) / lock-free 1 thread", "lockfree threads=2 shared", "lockfree threads=1", 1.8, ">="),
+    ],
 }
-SECTIONS = ["atomics", "structures"]
+SECTIONS = ["atomics", "structures", "skiplist", "engines"]
 
 
 def cpu_model() -> str:

@@ -110,10 +110,30 @@ def test_seqlock_every_schedule(make):
     assert report.complete and report.executions > 1
 
 
+def small_stack_body(name):
+    def body():
+        rec = reclaimer(name)
+        s = TreiberStack(capacity=8, reclaimer=rec, sanitize=True)
+        s.push(1)
+        pusher = spawn(rec, lambda: s.push(2))
+        popper = spawn(rec, lambda: s.pop(None))
+        got = popper.join()
+        pusher.join()
+        assert sorted(s.to_list() + [got]) == [1, 2]
+
+    return body
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["epoch", "hazard"])
-def test_treiber_stack_bound_three(name):
-    assert verify.model(stack_body(name), max_preemptions=3).complete
+@pytest.mark.parametrize("name", RECLAIMERS)
+def test_treiber_stack_bound_three_two_threads(name):
+    assert verify.model(small_stack_body(name), max_preemptions=3).complete
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("body", [stack_body, queue_body])
+def test_three_threads_bound_three_without_reclamation(body):
+    assert verify.model(body("none"), max_preemptions=3).complete
 
 
 def test_the_checker_sees_a_broken_treiber_pop():
