@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from ..book.errors import InvalidOrderType, UnknownSymbol
 from ..book.events import Event
 from ..book.instrument import Instrument
 from ..book.orders import OrderInfo, OrderType, SelfTradePrevention, Side, TimeInForce
@@ -42,7 +43,19 @@ from ..book.results import (
     SubmitResult,
 )
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "lookup_symbol"]
+
+
+def lookup_symbol(per_symbol: dict, symbol):
+    """``per_symbol[symbol]``, or the engine API's error for a bad or unknown symbol."""
+    try:
+        return per_symbol[symbol]
+    except KeyError:
+        if type(symbol) is not str:
+            raise InvalidOrderType("symbol", symbol, "expected a str") from None
+        raise UnknownSymbol("symbol", symbol, "no such instrument") from None
+    except TypeError:  # unhashable
+        raise InvalidOrderType("symbol", symbol, "expected a str") from None
 
 
 @runtime_checkable

@@ -41,9 +41,10 @@ import threading
 from freeorder import atomic
 
 from ..book.book import OrderBook
-from ..book.errors import DuplicateInstrument, InvalidOrderType, UnknownSymbol
+from ..book.errors import DuplicateInstrument, InvalidOrderType
 from ..book.instrument import Instrument
 from ..book.orders import OrderType, SelfTradePrevention
+from .api import lookup_symbol
 
 __all__ = ["LockFreeEngine"]
 
@@ -138,14 +139,7 @@ class LockFreeEngine:
     # ------------------------------------------------------------------ plumbing
 
     def _log(self, symbol: str) -> _SymbolLog:
-        try:
-            return self._logs[symbol]
-        except KeyError:
-            if type(symbol) is not str:
-                raise InvalidOrderType("symbol", symbol, "expected a str") from None
-            raise UnknownSymbol("symbol", symbol, "no such instrument") from None
-        except TypeError:  # unhashable
-            raise InvalidOrderType("symbol", symbol, "expected a str") from None
+        return lookup_symbol(self._logs, symbol)
 
     def _replica(self, symbol: str, log: _SymbolLog) -> _Replica:
         try:

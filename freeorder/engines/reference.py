@@ -25,9 +25,10 @@ Quote(bid=None, bid_qty=0, ask=10050, ask_qty=2)
 from __future__ import annotations
 
 from ..book.book import OrderBook
-from ..book.errors import DuplicateInstrument, InvalidOrderType, UnknownSymbol
+from ..book.errors import DuplicateInstrument, InvalidOrderType
 from ..book.instrument import Instrument
 from ..book.orders import OrderType, SelfTradePrevention
+from .api import lookup_symbol
 
 __all__ = ["ReferenceEngine"]
 
@@ -47,14 +48,7 @@ class ReferenceEngine:
             self.add_instrument(instrument)
 
     def _book(self, symbol: str) -> OrderBook:
-        try:
-            return self._books[symbol]
-        except KeyError:
-            if type(symbol) is not str:
-                raise InvalidOrderType("symbol", symbol, "expected a str") from None
-            raise UnknownSymbol("symbol", symbol, "no such instrument") from None
-        except TypeError:  # unhashable
-            raise InvalidOrderType("symbol", symbol, "expected a str") from None
+        return lookup_symbol(self._books, symbol)
 
     def add_instrument(self, instrument: Instrument) -> None:
         if not isinstance(instrument, Instrument):

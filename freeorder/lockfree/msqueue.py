@@ -10,6 +10,7 @@ the node it advanced to becomes the new dummy.
 from __future__ import annotations
 
 from freeorder import atomic
+from freeorder.reclaim import EpochCollector
 from freeorder.atomic import RELAXED
 
 from .arena import INDEX_MASK, Arena
@@ -23,8 +24,6 @@ class MSQueue:
     def __init__(self, capacity: int = 1 << 16, reclaimer=None, name: str = "MSQueue",
                  sanitize: bool | None = None):
         if reclaimer is None:
-            from freeorder.reclaim import EpochCollector
-
             reclaimer = EpochCollector()
         self.reclaimer = reclaimer
         # +1 slot for the dummy node

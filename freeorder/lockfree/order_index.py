@@ -36,6 +36,7 @@ count run forever under ``EpochCollector`` or ``HazardRegistry``.
 from __future__ import annotations
 
 from freeorder import atomic
+from freeorder.reclaim import EpochCollector
 from freeorder.atomic import INT64_MAX, INT64_MIN, RELAXED
 
 from .arena import INDEX_MASK, Arena
@@ -50,8 +51,6 @@ class OrderIndex:
     def __init__(self, capacity: int = 1 << 16, buckets: int | None = None, reclaimer=None,
                  arena_name: str = "OrderIndex", sanitize: bool | None = None):
         if reclaimer is None:
-            from freeorder.reclaim import EpochCollector
-
             reclaimer = EpochCollector()
         if buckets is None:
             buckets = max(16, capacity // 2)

@@ -59,6 +59,7 @@ import random
 
 from freeorder import atomic
 from freeorder.atomic import INT64_MAX, INT64_MIN, RELAXED
+from freeorder.reclaim import EpochCollector, NoReclaim
 
 from .arena import INDEX_MASK, Arena
 
@@ -83,8 +84,6 @@ def check_key(key, name: str = "key") -> int:
 
 def _needs_protect(reclaimer) -> bool:
     """True unless the reclaimer's ``protect`` is a plain load (epoch, none)."""
-    from freeorder.reclaim import EpochCollector, NoReclaim
-
     return not isinstance(reclaimer, (EpochCollector, NoReclaim))
 
 
@@ -99,8 +98,6 @@ class SkipListMap:
     def __init__(self, capacity: int = 1 << 16, reclaimer=None, max_height: int | None = None,
                  arena_name: str = "SkipListMap", sanitize: bool | None = None):
         if reclaimer is None:
-            from freeorder.reclaim import EpochCollector
-
             reclaimer = EpochCollector()
         if max_height is None:
             max_height = max(4, min(32, (max(capacity, 4).bit_length() + 1) // 2 + 1))

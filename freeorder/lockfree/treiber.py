@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from freeorder import atomic
 from freeorder.atomic import RELAXED
+from freeorder.reclaim import EpochCollector
 
 from .arena import INDEX_MASK, Arena
 
@@ -23,8 +24,6 @@ class TreiberStack:
     def __init__(self, capacity: int = 1 << 16, reclaimer=None, name: str = "TreiberStack",
                  sanitize: bool | None = None):
         if reclaimer is None:
-            from freeorder.reclaim import EpochCollector
-
             reclaimer = EpochCollector()
         self.reclaimer = reclaimer
         self.arena = Arena(capacity, fields=("next",), name=name, sanitize=sanitize)
