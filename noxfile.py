@@ -82,7 +82,7 @@ def _bench(session: nox.Session, config: str, gil: str) -> None:
     session.install("ft-utils")  # comparison only; skipped by the benchmark if it fails to import
     results = Path("benchmarks/results")
     results.mkdir(parents=True, exist_ok=True)
-    args = session.posargs or ["--fast"]
+    args = session.posargs or ["--processes", "1", "--values", "3", "--warmups", "1", "--min-time", "0.05"]
     env = {"PYTHON_GIL": gil}
     for name in PYPERF_BENCHMARKS:
         out = results / f"{name}-{config}.json"
