@@ -206,6 +206,35 @@ class Arena:
         self.violations.append(message)
         raise error(f"arena {self.name!r}: {message}")
 
+    def walk(self, ref: int, next_field: str = "next") -> tuple[list[int], int]:
+        """Quiescent: follow ``next_field`` from ``ref``; returns (slot indexes in order, last ref).
+
+        Raises AssertionError on a stale reference or a cycle.
+        """
+        nxt = getattr(self, next_field)
+        order: list[int] = []
+        seen: set[int] = set()
+        last = ref
+        while ref:
+            if not self.is_current(ref):
+                raise AssertionError(f"arena {self.name!r}: stale reference {ref:#x} is reachable")
+            index = (ref >> 1) & INDEX_MASK
+            if index in seen:
+                raise AssertionError(f"arena {self.name!r}: cycle through slot {index}")
+            seen.add(index)
+            order.append(index)
+            last = ref
+            ref = nxt.load(index)
+        return order, last
+
+    def assert_no_leaks(self, reachable) -> None:
+        """Sanitizer (quiescent): raise if a live slot is not in ``reachable``."""
+        leaked = self.leaks(set(reachable)) if self.sanitize else []
+        if leaked:
+            raise AssertionError(
+                f"arena {self.name!r}: leaked slots (allocated, unreachable, never retired): {leaked[:10]}"
+            )
+
     def leaks(self, reachable: set[int]) -> list[int]:
         """Sanitizer (quiescent): live slots not in ``reachable`` — allocated, never retired."""
         states = self._state.to_list()

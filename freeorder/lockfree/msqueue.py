@@ -151,21 +151,8 @@ class MSQueue:
 
     def audit(self) -> dict[str, int]:
         """Quiescent check: head reaches tail, tail is last, no cycles, (sanitizer) no leaks."""
-        seen: set[int] = set()
-        ref = self._head.load(0)
-        last = ref
-        while ref:
-            if not self.arena.is_current(ref):
-                raise AssertionError(f"stale reference {ref:#x} reachable from head")
-            index = (ref >> 1) & INDEX_MASK
-            if index in seen:
-                raise AssertionError(f"cycle through slot {index}")
-            seen.add(index)
-            last = ref
-            ref = self._next.load(index)
+        chain, last = self.arena.walk(self._head.load(0))
         if self._tail.load(0) != last:
             raise AssertionError("at rest, tail must reference the last node")
-        leaked = self.arena.leaks(seen) if self.arena.sanitize else []
-        if leaked:
-            raise AssertionError(f"leaked slots (allocated, unreachable, never retired): {leaked[:10]}")
-        return {"length": len(seen) - 1, "in_use": self.arena.in_use, "peak": self.arena.peak}
+        self.arena.assert_no_leaks(chain)
+        return {"length": len(chain) - 1, "in_use": self.arena.in_use, "peak": self.arena.peak}

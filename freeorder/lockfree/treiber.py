@@ -105,17 +105,6 @@ class TreiberStack:
 
     def audit(self) -> dict[str, int]:
         """Quiescent check: the chain is acyclic, within the arena, and (sanitizer) leak-free."""
-        seen: set[int] = set()
-        ref = self._head.load(0)
-        while ref:
-            if not self.arena.is_current(ref):
-                raise AssertionError(f"stale reference {ref:#x} reachable from head")
-            index = (ref >> 1) & INDEX_MASK
-            if index in seen:
-                raise AssertionError(f"cycle through slot {index}")
-            seen.add(index)
-            ref = self._next.load(index)
-        leaked = self.arena.leaks(seen) if self.arena.sanitize else []
-        if leaked:
-            raise AssertionError(f"leaked slots (allocated, unreachable, never retired): {leaked[:10]}")
-        return {"length": len(seen), "in_use": self.arena.in_use, "peak": self.arena.peak}
+        chain, _ = self.arena.walk(self._head.load(0))
+        self.arena.assert_no_leaks(chain)
+        return {"length": len(chain), "in_use": self.arena.in_use, "peak": self.arena.peak}
