@@ -1,0 +1,155 @@
+"""Markdown tables from the JSON that latency.py, bench_stall.py and profile_calls.py write."""
+
+from __future__ import annotations
+
+import statistics
+
+# each group's lock baseline: the "÷ lock" column divides by it, at the same thread count, per sitting
+GROUP_BASELINE = {
+    "queue": "Lock+deque (FIFO)",
+    "stack": "Lock+deque (LIFO)",
+    "sorted map": "Lock+SortedDict",
+    "hash map": "Lock+dict",
+    "counter": "Lock+int",
+}
+UNITS = {"queue": "pairs/s", "stack": "pairs/s", "sorted map": "ops/s", "hash map": "ops/s", "counter": "ops/s"}
+
+
+def fmt_ns(ns) -> str:
+    if ns is None:
+        return "–"
+    if ns < 1_000:
+        return f"{ns:.0f} ns"
+    if ns < 1_000_000:
+        return f"{ns / 1e3:.3g} µs"
+    return f"{ns / 1e6:.3g} ms"
+
+
+def fmt_rate(rate) -> str:
+    if not rate:
+        return "–"
+    if rate >= 1e6:
+        return f"{rate / 1e6:.2f} M"
+    return f"{rate / 1e3:.0f} k"
+
+
+def fmt_ratio(ratio) -> str:
+    return "–" if ratio is None else f"{ratio:.2f}×"
+
+
+def _per_sitting_ratio(raw: list[dict], case: str, base: str, threads: int):
+    ratios = []
+    for s in raw:
+        a = s["cases"].get(case, {}).get(str(threads))
+        b = s["cases"].get(base, {}).get(str(threads))
+        if a and b and a["rate"] and b["rate"] and not a["error"] and not b["error"]:
+            ratios.append(a["rate"] / b["rate"])
+    return statistics.median(ratios) if ratios else None
+
+
+def header(result: dict) -> str:
+    info = result["interpreter"]
+    floor = result.get("timer_floor", {})
+    return (
+        f"Python {info['python']} ({result['label']}, GIL enabled: {info['gil_enabled']}), {info['cpus']} CPUs, "
+        f"measured {result.get('measured_at', '?')}; median of {result['sittings']} interleaved sittings of "
+        f"{result['seconds_per_run']} s runs; GC: {info['gc']}. Timer floor (two back-to-back "
+        f"perf_counter_ns): p50 {fmt_ns(floor.get('p50'))}, p99.9 {fmt_ns(floor.get('p99.9'))}."
+    )
+
+
+def latency_table(result: dict) -> str:
+    """One row per case and thread count: throughput (untimed runs), ÷ lock, latency percentiles (timed runs)."""
+    lines = [
+        header(result),
+        "",
+        "| group | structure | threads | throughput | ÷ lock | p50 | p99 | p99.9 | max | notes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, case in result["cases"].items():
+        group = case["group"]
+        if case["unavailable"] and not case["threads"]:
+            lines.append(f"| {group} | {name} | – | – | – | – | – | – | – | {case['unavailable']} |")
+            continue
+        base = GROUP_BASELINE.get(group)
+        for threads, run in case["threads"].items():
+            ratio = None if name == base else _per_sitting_ratio(result["raw"], name, base, int(threads))
+            lat = run["latency"]
+            notes = "; ".join(sorted(set(run["errors"])))[:120]
+            lines.append(
+                f"| {group} | {name} | {threads} | {fmt_rate(run['rate'])} {UNITS[group]} | {fmt_ratio(ratio)} "
+                f"| {fmt_ns(lat['p50'])} | {fmt_ns(lat['p99'])} | {fmt_ns(lat['p99.9'])} | {fmt_ns(lat['max'])} "
+                f"| {notes} |"
+            )
+    micro = result.get("micro", {})
+    if micro:
+        load = micro.get("AtomicInt.load")
+        lines += ["", "| micro-operation (1 thread) | ns per call | ÷ AtomicInt.load |", "|---|---|---|"]
+        for name, ns in micro.items():
+            ratio = ns / load if ns and load else None
+            lines.append(f"| {name} | {fmt_ns(ns)} | {fmt_ratio(ratio)} |")
+    return "\n".join(lines)
+
+
+def stall_table(result: dict) -> str:
+    """Per structure: the other threads' throughput and p99.9 without and with the staller."""
+    pause = result["pause"]
+    lines = [
+        f"Python {result['interpreter']['python']} ({result['label']}), {result['threads']} threads, "
+        f"one pauses {pause['requested_ms']} ms ({pause['method']}; measured {fmt_ns(pause['measured_ns_median'])} "
+        f"median) every {result['every']} of its operations; median of {result['sittings']} sittings of "
+        f"{result['seconds_per_run']} s runs; GC: {result['interpreter']['gc']}.",
+        "",
+        "| structure | pause inside | others' throughput, no stall | others, stalled | stalled ÷ no stall "
+        "| ÷ lock's others (stalled) | others' p99.9, no stall | others' p99.9, stalled | staller's pauses |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, case in result["cases"].items():
+        if case.get("unavailable"):
+            lines.append(f"| {name} | – | – | – | – | – | – | – | {case['unavailable']} |")
+            continue
+        lines.append(
+            f"| {name} | {case['where']} | {fmt_rate(case['unstalled']['others_rate'])} pairs/s "
+            f"| {fmt_rate(case['stalled']['others_rate'])} pairs/s | {fmt_ratio(case['own_ratio'])} "
+            f"| {fmt_ratio(case['lock_ratio'])} | {fmt_ns(case['unstalled']['others_p99.9'])} "
+            f"| {fmt_ns(case['stalled']['others_p99.9'])} | {case['stalled'].get('pauses', '–')} |"
+        )
+    return "\n".join(lines)
+
+
+def verdict_table(verdicts, heading: str = "target") -> str:
+    lines = [f"| {heading} | target | measured (median) | per sitting | verdict |", "|---|---|---|---|---|"]
+    for v in verdicts:
+        per = ", ".join(f"{r:.2f}" for r in v.ratios) or "–"
+        lines.append(f"| {v.label} | {v.sense} {v.target} | {fmt_ratio(v.ratio)} | {per} | **{v.status}** |")
+    return "\n".join(lines)
+
+
+def calls_table(before: dict | None, after: dict | None) -> str:
+    """Per operation: atomic calls, Python-level calls, other C calls and ns, before and after."""
+    def cells(data, op):
+        row = (data or {}).get("ops", {}).get(op)
+        if not row:
+            return ["–"] * 4
+        if row.get("error"):
+            return ["n/a"] * 3 + [row["error"][:40]]
+        return [f"{row['atomic_calls']:.1f}", f"{row['python_calls']:.1f}", f"{row['other_c_calls']:.1f}",
+                fmt_ns(row["ns"])]
+
+    ops = list((before or {}).get("ops", {}))
+    ops += [op for op in (after or {}).get("ops", {}) if op not in ops]
+    lines = [
+        "| operation | atomic calls before | Python calls before | other C calls before | ns before "
+        "| atomic calls after | Python calls after | other C calls after | ns after |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for op in ops:
+        lines.append(f"| {op} | " + " | ".join(cells(before, op) + cells(after, op)) + " |")
+    return "\n".join(lines)
+
+
+def calls_provenance(label: str, data: dict | None) -> str:
+    if not data:
+        return f"{label}: not measured yet."
+    return (f"{label}: commit {data.get('commit', '?')}, Python {data['interpreter']['python']} "
+            f"(GIL enabled: {data['interpreter']['gil_enabled']}), measured {data.get('measured_at', '?')}.")
