@@ -3,7 +3,7 @@
 Structure: per side a ``SortedDict`` price -> :class:`Level`; a level is a
 ``deque`` of *priority stamps* in time order plus its open quantity and live
 order count. A stamp is the sequence number of the event that queued an order
-(``Order.priority``), unique within the book; ``_resting`` maps the stamps of
+(its ``priority``), unique within the book; ``_resting`` maps the stamps of
 resting orders to their :class:`~freeorder.book.orders.Order`. Removing an
 order from the middle of a queue (cancel, modify, self-trade prevention) only
 deletes its stamp from ``_resting``, O(1); dead stamps are skipped at the queue
@@ -11,7 +11,8 @@ head and compacted away once they outnumber the live ones. Orders are also
 kept in a list indexed by ``order_id - 1`` (ids are per symbol, gap-free from
 1), live or finished, so every id ever issued can be queried. ``_best_bid`` /
 ``_best_ask`` cache the best prices (``None`` for an empty side): set when a
-better level is created, recomputed when a level is deleted.
+better level is created, recomputed when the best level is deleted. Emptied
+levels are kept for reuse (``_spare``).
 
 Invariants between commands (checked by :mod:`freeorder.book.invariants`):
 
@@ -29,6 +30,16 @@ within a level in queue order, always at the resting (maker) price. A partial
 fill leaves the maker at the front of its queue. Every command validates all
 of its input before changing anything: one that raises leaves the book, its
 order ids and its sequence number untouched.
+
+Speed (3.13t, where nothing is specialised: every call, attribute access and
+object costs): the hot paths (:meth:`OrderBook._submit`, :meth:`_match`,
+:meth:`cancel`) are written flat. An order is a list indexed with literals
+(the field name in a comment; see :class:`~freeorder.book.orders.Order`),
+events and results are built with ``tuple.__new__`` instead of their
+Python-level NamedTuple constructors (half the cost), the sequence number is
+kept in a local while a command runs, and a limit order that does not cross
+rests without any further call. ``benchmarks/bench_book.py`` measures it
+against a minimal book.
 
 Not thread-safe: one thread at a time (engines provide the synchronisation).
 """
@@ -74,6 +85,15 @@ EXPIRED = OrderStatus.EXPIRED
 STP_NONE = SelfTradePrevention.NONE
 CANCEL_NEWEST = SelfTradePrevention.CANCEL_NEWEST
 CANCEL_OLDEST = SelfTradePrevention.CANCEL_OLDEST
+USER = CancelReason.USER
+SELF_TRADE = CancelReason.SELF_TRADE
+ORDER_NOT_LIVE = RejectReason.ORDER_NOT_LIVE
+
+# tuple.__new__(Record, fields) builds a NamedTuple record in C, skipping its
+# Python-level __new__ (which costs as much again on 3.13t). Used only with the
+# exact field count of the record.
+_tnew = tuple.__new__
+_SPARE_LEVELS = 64  # emptied levels kept for reuse per book
 
 
 def _check_enum(name: str, value: object, enum_type: type) -> None:
@@ -114,6 +134,8 @@ class OrderBook:
         "_client_ids",
         "_seq",
         "_log",
+        "_int_units",
+        "_spare",
     )
 
     def __init__(self, instrument: Instrument, *, record_events: bool = True) -> None:
@@ -130,6 +152,15 @@ class OrderBook:
         self._client_ids: dict[tuple[str, str], Order] = {}
         self._seq = 0
         self._log: list | None = [] if record_events else None
+        # An int price/quantity is already in units and on the grid: parse_* would
+        # only check its range (done inline on the hot path).
+        self._int_units = (
+            instrument.price_scale == 0
+            and instrument.tick_units == 1
+            and instrument.qty_scale == 0
+            and instrument.lot_units == 1
+        )
+        self._spare: list[Level] = []
 
     # ------------------------------------------------------------------ commands
 
@@ -151,20 +182,30 @@ class OrderBook:
 
     def _submit(self, side, quantity, price, order_type, time_in_force, post_only, owner, client_id, stp, /):
         """:meth:`submit` with positional arguments (cheaper to call on 3.13t)."""
-        instrument = self.instrument
-        if side is not BUY and side is not SELL:
+        # ---- validate everything before changing anything
+        if side is BUY:
+            buy = True
+        elif side is SELL:
+            buy = False
+        else:
             _check_enum("side", side, Side)
         if order_type is LIMIT:
-            if price is None:
+            if type(price) is int and 0 < price <= 9223372036854775807 and self._int_units:
+                px = price
+            elif price is None:
                 raise InvalidOrder("price", None, "a limit order needs a price")
-            px = instrument.parse_price(price)
+            else:
+                px = self.instrument.parse_price(price)
         elif order_type is MARKET:
             if price is not None:
                 raise InvalidOrder("price", price, "a market order takes no price")
             px = None
         else:
             _check_enum("order_type", order_type, OrderType)
-        qty = instrument.parse_quantity(quantity)
+        if type(quantity) is int and 0 < quantity <= 9223372036854775807 and self._int_units:
+            qty = quantity
+        else:
+            qty = self.instrument.parse_quantity(quantity)
         if time_in_force is None:
             tif = GTC if px is not None else IOC
         else:
@@ -187,46 +228,107 @@ class OrderBook:
         if stp is not STP_NONE:
             _check_enum("stp", stp, SelfTradePrevention)
 
-        # Validated: from here on the book changes.
+        # ---- validated: from here on the book changes
         symbol = self.symbol
-        order_id = len(self._orders) + 1
-        order = Order(order_id, owner, client_id, side, order_type, tif, post_only, stp, px, qty)
-        self._orders.append(order)
-        reject = None
-        if post_only:
-            if self._crosses(side, px):
-                reject = RejectReason.POST_ONLY_WOULD_CROSS
-        elif tif is FOK and not self._fillable(order):
-            reject = RejectReason.FOK_UNFILLABLE
-        self._seq = seq = self._seq + 1
-        if reject is not None:
-            order.status = REJECTED
-            order.remaining = 0
-            order.cancelled = qty
-            events = (Rejected(symbol, seq, order_id, reject),)
-            if self._log is not None:
-                self._log.append(events[0])
-            return SubmitResult(order_id, REJECTED, 0, 0, events)
+        orders = self._orders
+        order_id = len(orders) + 1
+        seq = self._seq + 1
+        # fields: see Order (0 order_id .. 14 post_only); priority (4) is this seq
+        order = Order(
+            (order_id, qty, 0, NEW, seq, px, side, owner, client_id, stp, qty, 0, order_type, tif, post_only)
+        )
+        orders.append(order)
+        if post_only or tif is FOK:
+            reject = None
+            if post_only:
+                if self._crosses(side, px):
+                    reject = RejectReason.POST_ONLY_WOULD_CROSS
+            elif not self._fillable(order):
+                reject = RejectReason.FOK_UNFILLABLE
+            if reject is not None:
+                self._seq = seq
+                order[4] = 0  # priority: never queued
+                order[3] = REJECTED  # status
+                order[1] = 0  # remaining
+                order[11] = qty  # cancelled
+                events = (_tnew(Rejected, (symbol, seq, order_id, reject)),)
+                if self._log is not None:
+                    self._log.append(events[0])
+                return _tnew(SubmitResult, (order_id, REJECTED, 0, 0, events))
 
-        order.priority = seq
-        events = [Accepted(symbol, seq, order_id, owner, client_id, side, order_type, tif, post_only, stp, px, qty)]
-        self._place(order, events)
+        accepted = _tnew(Accepted, (symbol, seq, order_id, owner, client_id, side, order_type, tif, post_only, stp, px, qty))
+        if buy:
+            best = self._best_ask
+            crosses = best is not None and (px is None or best <= px)
+        else:
+            best = self._best_bid
+            crosses = best is not None and (px is None or best >= px)
+        if crosses or tif is not GTC:
+            self._seq = seq
+            events = [accepted]
+            self._place(order, events, crosses)
+            events = tuple(events)
+            if self._log is not None:
+                self._log.extend(events)
+            return _tnew(SubmitResult, (order_id, order[3], order[2], order[1], events))
+
+        # A GTC limit order that does not cross: rest it (as _place does, inline).
+        book = self._bids if buy else self._asks
+        level = book.get(px)
+        if level is None:
+            level = self._new_level(book, px, buy)
+        level.queue.append(seq)
+        level.qty = level_qty = level.qty + qty
+        level.count = level_count = level.count + 1
+        self._resting[seq] = order
+        if client_id is not None:
+            self._client_ids[(owner, client_id)] = order
+        self._seq = seq = seq + 1
+        events = (accepted, _tnew(BookUpdate, (symbol, seq, side, px, level_qty, level_count)))
         if self._log is not None:
             self._log.extend(events)
-        return SubmitResult(order_id, order.status, order.filled, order.remaining, tuple(events))
+        return _tnew(SubmitResult, (order_id, NEW, 0, qty, events))
 
     def cancel(self, order_id: int) -> CancelResult:
         """Cancel a live order's whole open quantity; a finished order is answered
         with ``cancelled=False, reason=ORDER_NOT_LIVE`` and no event."""
-        order = self._lookup(order_id)
-        if order.status is not NEW and order.status is not PARTIALLY_FILLED:
-            return CancelResult(order_id, False, order.status, 0, RejectReason.ORDER_NOT_LIVE, ())
-        qty = order.remaining
-        events: list = []
-        self._unlink(order, events, CancelReason.USER)
+        orders = self._orders
+        if type(order_id) is not int:
+            raise InvalidOrderType("order_id", order_id, "expected an int")
+        if not 0 < order_id <= len(orders):
+            raise UnknownOrder("order_id", order_id, f"no such order on {self.symbol}")
+        order = orders[order_id - 1]
+        status = order[3]
+        if status is not NEW and status is not PARTIALLY_FILLED:
+            return _tnew(CancelResult, (order_id, False, status, 0, ORDER_NOT_LIVE, ()))
+        # Take it out of its level (as _unlink does, inline).
+        qty = order[1]  # remaining
+        price = order[5]
+        side = order[6]
+        buy = side is BUY
+        book = self._bids if buy else self._asks
+        level = book[price]
+        del self._resting[order[4]]  # priority
+        level.qty = level_qty = level.qty - qty
+        level.count = level_count = level.count - 1
+        order[11] += qty  # cancelled
+        order[1] = 0  # remaining
+        order[3] = CANCELLED  # status
+        if order[8] is not None:  # client_id
+            self._forget_client_id(order)
+        symbol = self.symbol
+        seq = self._seq + 1
+        cancelled = _tnew(Cancelled, (symbol, seq, order_id, qty, USER))
+        self._seq = seq = seq + 1
+        events = (cancelled, _tnew(BookUpdate, (symbol, seq, side, price, level_qty, level_count)))
+        if level_count:
+            if len(level.queue) > 2 * level_count + 8:
+                self._compact(level)
+        else:
+            self._drop_level(book, price, level, buy)
         if self._log is not None:
             self._log.extend(events)
-        return CancelResult(order_id, True, CANCELLED, qty, None, tuple(events))
+        return _tnew(CancelResult, (order_id, True, CANCELLED, qty, None, events))
 
     def modify(self, order_id: int, *, price=None, quantity=None) -> ModifyResult:
         """Change a live order's price and/or open quantity (``quantity`` is the new
@@ -245,7 +347,7 @@ class OrderBook:
         new_px = None if price is None else instrument.parse_price(price)
         new_qty = None if quantity is None else instrument.parse_quantity(quantity)
         if order.status is not NEW and order.status is not PARTIALLY_FILLED:
-            return ModifyResult(order_id, False, order.status, False, 0, 0, RejectReason.ORDER_NOT_LIVE, ())
+            return ModifyResult(order_id, False, order.status, False, 0, 0, ORDER_NOT_LIVE, ())
         old_px = order.price
         old_qty = order.remaining
         if new_px is None:
@@ -293,7 +395,7 @@ class OrderBook:
             before = order.filled
             if order.client_id is not None:
                 del self._client_ids[(order.owner, order.client_id)]
-            self._place(order, events)
+            self._place(order, events, self._crosses(side, new_px))
             filled = order.filled - before
         if self._log is not None:
             self._log.extend(events)
@@ -334,8 +436,7 @@ class OrderBook:
                 else:
                     emptied.append(price)
             for price in emptied:
-                del book[price]
-            self._refresh_best()
+                self._drop_level(book, price, book[price], book_side is BUY)
         if self._log is not None:
             self._log.extend(events)
         return MassCancelResult(tuple(ids), total, tuple(events))
@@ -427,10 +528,29 @@ class OrderBook:
         best = self._best_bid
         return best is not None and (price is None or best >= price)
 
-    def _refresh_best(self) -> None:
-        """Recompute the cached best prices (after a level was deleted)."""
-        self._best_bid = self._bids.peekitem(-1)[0] if self._bids else None
-        self._best_ask = self._asks.peekitem(0)[0] if self._asks else None
+    def _new_level(self, book: SortedDict, price: int, buy: bool) -> Level:
+        """Create the level at ``price`` (reusing an emptied one), updating the best price."""
+        level = self._spare.pop() if self._spare else Level()
+        book[price] = level
+        if buy:
+            if self._best_bid is None or price > self._best_bid:
+                self._best_bid = price
+        elif self._best_ask is None or price < self._best_ask:
+            self._best_ask = price
+        return level
+
+    def _drop_level(self, book: SortedDict, price: int, level: Level, buy: bool) -> None:
+        """Delete the emptied ``level`` at ``price``, updating the best price."""
+        del book[price]
+        if buy:
+            if price == self._best_bid:
+                self._best_bid = book.peekitem(-1)[0] if book else None
+        elif price == self._best_ask:
+            self._best_ask = book.peekitem(0)[0] if book else None
+        if len(self._spare) < _SPARE_LEVELS:
+            level.queue.clear()  # dead stamps only
+            level.qty = 0
+            self._spare.append(level)
 
     def _live(self, level: Level) -> list[Order]:
         """The live orders of ``level`` in queue order."""
@@ -440,8 +560,17 @@ class OrderBook:
     def _maybe_compact(self, level: Level) -> None:
         """Drop dead stamps once they outnumber the live ones (amortised O(1) removal)."""
         if len(level.queue) > 2 * level.count + 8:
-            resting = self._resting
-            level.queue = deque(stamp for stamp in level.queue if stamp in resting)
+            self._compact(level)
+
+    def _compact(self, level: Level) -> None:
+        resting = self._resting
+        level.queue = deque(stamp for stamp in level.queue if stamp in resting)
+
+    def _forget_client_id(self, order: Order) -> None:
+        """Free a finished order's ``(owner, client_id)`` for reuse."""
+        key = (order[7], order[8])  # owner, client_id
+        if self._client_ids.get(key) is order:
+            del self._client_ids[key]
 
     def _fillable(self, taker: Order) -> bool:
         """Whether matching would fill ``taker`` completely (self-trade prevention counted)."""
@@ -468,132 +597,134 @@ class OrderBook:
                     return True
         return False
 
-    def _place(self, order: Order, events: list) -> None:
-        """Match ``order`` as the taker, then rest, expire or cancel its remainder."""
-        stopped = self._match(order, events) if self._crosses(order.side, order.price) else False
-        remaining = order.remaining
+    def _place(self, order: Order, events: list, crosses: bool) -> None:
+        """Match ``order`` as the taker (if it ``crosses``), then rest, expire or cancel its remainder."""
+        stopped = self._match(order, events) if crosses else False
+        remaining = order[1]
         if not remaining:
-            order.status = FILLED
+            order[3] = FILLED
             return
         if stopped:
-            self._finish(order, CANCELLED, CancelReason.SELF_TRADE, events)
-        elif order.time_in_force is not GTC:
-            reason = CancelReason.MARKET_REMAINDER if order.price is None else CancelReason.IOC_REMAINDER
+            self._finish(order, CANCELLED, SELF_TRADE, events)
+        elif order[13] is not GTC:  # time_in_force
+            reason = CancelReason.MARKET_REMAINDER if order[5] is None else CancelReason.IOC_REMAINDER
             self._finish(order, EXPIRED, reason, events)
         else:
-            px = order.price
-            book = self._bids if order.side is BUY else self._asks
+            px = order[5]
+            buy = order[6] is BUY
+            book = self._bids if buy else self._asks
             level = book.get(px)
             if level is None:
-                level = book[px] = Level()
-                if order.side is BUY:
-                    if self._best_bid is None or px > self._best_bid:
-                        self._best_bid = px
-                elif self._best_ask is None or px < self._best_ask:
-                    self._best_ask = px
-            level.queue.append(order.priority)
+                level = self._new_level(book, px, buy)
+            priority = order[4]
+            level.queue.append(priority)
             level.qty += remaining
             level.count += 1
-            self._resting[order.priority] = order
-            order.status = PARTIALLY_FILLED if order.filled else NEW
-            if order.client_id is not None:
-                self._client_ids[(order.owner, order.client_id)] = order
+            self._resting[priority] = order
+            order[3] = PARTIALLY_FILLED if order[2] else NEW
+            if order[8] is not None:
+                self._client_ids[(order[7], order[8])] = order
             self._seq = seq = self._seq + 1
-            events.append(BookUpdate(self.symbol, seq, order.side, px, level.qty, level.count))
+            events.append(_tnew(BookUpdate, (self.symbol, seq, order[6], px, level.qty, level.count)))
 
     def _match(self, taker: Order, events: list) -> bool:
         """Trade ``taker`` against the opposite side; True if self-trade prevention
         stopped it (its remainder is to be cancelled)."""
-        buy = taker.side is BUY
+        taker_side = taker[6]
+        buy = taker_side is BUY
         if buy:
             book = self._asks
             maker_side = SELL
         else:
             book = self._bids
             maker_side = BUY
-        limit = taker.price
-        stp = taker.stp
-        owner = taker.owner
-        taker_id = taker.order_id
-        taker_side = taker.side
+        limit = taker[5]  # price
+        stp = taker[9]
+        owner = taker[7]
+        taker_id = taker[0]
+        want = taker[1]  # the taker's remaining, written back below
+        filled = taker[2]
         symbol = self.symbol
         client_ids = self._client_ids
         resting = self._resting
+        get = resting.get
         append = events.append
+        seq = self._seq
+        stop = False
         while True:
             price = self._best_ask if buy else self._best_bid
-            if price is None:
-                return False
+            if price is None or (limit is not None and (price > limit if buy else price < limit)):
+                break
             level = book[price]
-            if limit is not None and (price > limit if buy else price < limit):
-                return False
             queue = level.queue
+            level_qty = level.qty
+            count = level.count
             changed = False
-            stop = False
-            while level.count:
-                maker = resting.get(queue[0])
+            while count:
+                maker = get(queue[0])
                 if maker is None:  # a dead stamp
                     queue.popleft()
                     continue
-                if stp is not STP_NONE and maker.owner == owner:
-                    if stp is not CANCEL_NEWEST:  # CANCEL_OLDEST or CANCEL_BOTH
+                if stp is not STP_NONE and maker[7] == owner:  # same owner
+                    if stp is not CANCEL_NEWEST:  # CANCEL_OLDEST or CANCEL_BOTH: the maker goes
                         queue.popleft()
-                        del resting[maker.priority]
-                        level.qty -= maker.remaining
-                        level.count -= 1
-                        self._finish(maker, CANCELLED, CancelReason.SELF_TRADE, events)
+                        del resting[maker[4]]
+                        level_qty -= maker[1]
+                        count -= 1
+                        self._seq = seq
+                        self._finish(maker, CANCELLED, SELF_TRADE, events)
+                        seq = self._seq
                         changed = True
-                    if stp is not CANCEL_OLDEST:  # CANCEL_NEWEST or CANCEL_BOTH
+                    if stp is not CANCEL_OLDEST:  # CANCEL_NEWEST or CANCEL_BOTH: the taker stops
                         stop = True
                         break
                     continue
-                want = taker.remaining
-                have = maker.remaining
+                have = maker[1]  # remaining
                 fill = want if want < have else have
-                self._seq = seq = self._seq + 1
-                append(Trade(symbol, seq, maker.order_id, taker_id, maker.owner, owner, price, fill, taker_side))
+                seq += 1
+                append(_tnew(Trade, (symbol, seq, maker[0], taker_id, maker[7], owner, price, fill, taker_side)))
                 changed = True
-                level.qty -= fill
-                maker.filled += fill
-                maker.remaining = have - fill
-                taker.filled += fill
-                taker.remaining = want - fill
+                level_qty -= fill
+                maker[2] += fill  # filled
+                filled += fill
+                want -= fill
                 if have == fill:
+                    maker[1] = 0
+                    maker[3] = FILLED
                     queue.popleft()
-                    del resting[maker.priority]
-                    level.count -= 1
-                    maker.status = FILLED
-                    if maker.client_id is not None:
-                        del client_ids[(maker.owner, maker.client_id)]
+                    del resting[maker[4]]  # priority
+                    count -= 1
+                    if maker[8] is not None:  # client_id
+                        del client_ids[(maker[7], maker[8])]
                 else:
-                    maker.status = PARTIALLY_FILLED
-                if want == fill:
+                    maker[1] = have - fill
+                    maker[3] = PARTIALLY_FILLED
+                if not want:
                     break
+            level.qty = level_qty
+            level.count = count
             if changed:
-                self._seq = seq = self._seq + 1
-                append(BookUpdate(symbol, seq, maker_side, price, level.qty, level.count))
-            if not level.count:
-                del book[price]
-                if buy:
-                    self._best_ask = book.peekitem(0)[0] if book else None
-                else:
-                    self._best_bid = book.peekitem(-1)[0] if book else None
-            if stop:
-                return True
-            if not taker.remaining:
-                return False
-        return False
+                seq += 1
+                append(_tnew(BookUpdate, (symbol, seq, maker_side, price, level_qty, count)))
+            if not count:
+                self._drop_level(book, price, level, not buy)
+            if stop or not want:
+                break
+        taker[1] = want
+        taker[2] = filled
+        self._seq = seq
+        return stop
 
     def _finish(self, order: Order, status: OrderStatus, reason: CancelReason, events: list) -> None:
         """End ``order`` (already out of any queue) with ``status``, dropping its open quantity."""
-        qty = order.remaining
-        order.cancelled += qty
-        order.remaining = 0
-        order.status = status
-        if order.client_id is not None and self._client_ids.get((order.owner, order.client_id)) is order:
-            del self._client_ids[(order.owner, order.client_id)]
+        qty = order[1]
+        order[11] += qty  # cancelled
+        order[1] = 0
+        order[3] = status
+        if order[8] is not None:
+            self._forget_client_id(order)
         self._seq = seq = self._seq + 1
-        events.append(Cancelled(self.symbol, seq, order.order_id, qty, reason))
+        events.append(_tnew(Cancelled, (self.symbol, seq, order[0], qty, reason)))
 
     def _remove_from_level(self, order: Order, level: Level, events: list) -> None:
         """Take resting ``order`` out of ``level`` (emitting the level's BookUpdate)."""
@@ -605,12 +736,13 @@ class OrderBook:
         if level.count:
             self._maybe_compact(level)
         else:
-            del (self._bids if order.side is BUY else self._asks)[order.price]
-            self._refresh_best()
+            buy = order.side is BUY
+            self._drop_level(self._bids if buy else self._asks, order.price, level, buy)
 
     def _unlink(self, order: Order, events: list, reason: CancelReason) -> None:
         """Cancel resting ``order``: its Cancelled event, then its level's BookUpdate."""
-        book = self._bids if order.side is BUY else self._asks
+        buy = order.side is BUY
+        book = self._bids if buy else self._asks
         level = book[order.price]
         del self._resting[order.priority]
         level.qty -= order.remaining
@@ -621,5 +753,4 @@ class OrderBook:
         if level.count:
             self._maybe_compact(level)
         else:
-            del book[order.price]
-            self._refresh_best()
+            self._drop_level(book, order.price, level, buy)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple, Union
 
+from ._immortal import immortalize
 from ._values import value_type
 from .orders import OrderType, SelfTradePrevention, Side, TimeInForce
 
@@ -49,6 +50,9 @@ class CancelReason(enum.Enum):
     SELF_TRADE = "self_trade"  # self-trade prevention
     IOC_REMAINDER = "ioc_remainder"  # unfilled rest of an IOC limit order (status EXPIRED)
     MARKET_REMAINDER = "market_remainder"  # unfilled rest of a market order (status EXPIRED)
+
+
+immortalize([*RejectReason, *CancelReason])  # see _immortal: events hold them, threads share them
 
 
 @value_type

@@ -1,0 +1,394 @@
+"""The order book's own speed on one thread and its scaling on two.
+
+1. ``ratio``: ``ReferenceEngine`` against the minimal book of
+   ``baseline_book.py`` on the same pre-generated commands: the limit, cancel and
+   market orders of a seeded ``OrderFlow`` (its modifies and IOC orders dropped,
+   its self-trade-prevention flag cleared, so both books do the same work).
+   Runs alternate engine by engine; the ratio is taken within each round and
+   the median and spread (min-max) over rounds are printed. Target >= 0.5x.
+2. ``scaling``: two threads, each replaying its own symbol's commands, through
+   two ``ReferenceEngine``s and through one engine holding both symbols,
+   against one thread replaying one symbol's commands (in a worker thread too).
+   A round runs every case once; the ratio ``2 x (1-thread time) / (2-thread
+   time)`` is taken within the round; median and spread over rounds. A
+   pure-Python control (thread-local work, no sharing) shows what this machine
+   gives in the same minutes. Target >= 1.9x.
+3. ``check``: the cost of ``ReferenceEngine``'s concurrent-use check (the
+   engine against the same engine with the check compiled out), alternated.
+
+GC policy: every timed section runs with the cyclic GC disabled
+(``gc.collect()`` then ``gc.disable()``; re-enabled after), because 3.13t's
+collector walks the whole heap. Throughput is commands per wall-clock second.
+
+Usage::
+
+    python benchmarks/bench_book.py                 # all three, print a table
+    python benchmarks/bench_book.py ratio --rounds 9
+    python benchmarks/bench_book.py --write-readme  # also write the table into README.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from baseline_book import BaselineBook  # noqa: E402
+
+from freeorder.book import Instrument, OrderType, Side  # noqa: E402
+from freeorder.engines import ReferenceEngine  # noqa: E402
+from freeorder.engines.workload import OrderFlow  # noqa: E402
+
+README = HERE / "README.md"
+BEGIN, END = "<!-- book-table:begin -->", "<!-- book-table:end -->"
+
+LIMIT_K, MARKET_K, CANCEL_K = 0, 1, 2  # small ints: immortal, no refcount traffic between threads
+MARKET = OrderType.MARKET
+
+
+# ---------------------------------------------------------------- workload
+
+
+def commands(symbol: str, n: int, seed: int) -> list[tuple]:
+    """``n`` commands for one symbol: (LIMIT_K, side, qty, price, owner),
+    (MARKET_K, side, qty, owner) or (CANCEL_K, order_id)."""
+    flow = OrderFlow([symbol], seed)
+    out: list[tuple] = []
+    issued = 0
+
+    class _Issued:  # what OrderFlow.observe reads from a submit's result
+        order_id = 0
+
+    while len(out) < n:
+        c = flow.next()
+        if c.method == "cancel":
+            out.append((CANCEL_K, c.args[0]))
+            continue
+        if c.method != "submit" or c.kwargs.get("time_in_force") is not None:
+            continue  # modify / IOC: the baseline has neither
+        issued += 1
+        _Issued.order_id = issued
+        flow.observe(c, _Issued)
+        owner = c.kwargs["owner"]
+        if c.kwargs.get("order_type") is MARKET:
+            out.append((MARKET_K, c.args[0], c.args[1], owner))
+        else:
+            out.append((LIMIT_K, c.args[0], c.args[1], c.args[2], owner))
+    return out
+
+
+def drive_baseline(book: BaselineBook, cmds: list[tuple]) -> None:
+    limit, market, cancel = book.limit, book.market, book.cancel
+    for c in cmds:
+        k = c[0]
+        if k == LIMIT_K:
+            limit(c[1], c[2], c[3])
+        elif k == CANCEL_K:
+            cancel(c[1])
+        else:
+            market(c[1], c[2])
+
+
+def drive_engine(engine, symbol: str, cmds: list[tuple]) -> None:
+    submit, cancel = engine.submit, engine.cancel
+    market = MARKET
+    for c in cmds:
+        k = c[0]
+        if k == LIMIT_K:
+            submit(symbol, c[1], c[2], c[3], owner=c[4])
+        elif k == CANCEL_K:
+            cancel(symbol, c[1])
+        else:
+            submit(symbol, c[1], c[2], order_type=market, owner=c[3])
+
+
+def timed(fn, *args) -> float:
+    gc.collect()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        fn(*args)
+        return time.perf_counter() - t0
+    finally:
+        gc.enable()
+
+
+def summary(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+# ---------------------------------------------------------------- 1. ratio
+
+
+def bench_ratio(n: int, rounds: int) -> dict:
+    cmds = commands("AAA", n, 1)
+    cases = {
+        "baseline": lambda: drive_baseline(BaselineBook(), cmds),
+        "reference record_events=False": lambda: drive_engine(
+            ReferenceEngine([Instrument("AAA")], record_events=False), "AAA", cmds
+        ),
+        "reference record_events=True": lambda: drive_engine(ReferenceEngine([Instrument("AAA")]), "AAA", cmds),
+    }
+    for fn in cases.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    names = list(cases)
+    for r in range(rounds):
+        for name in names[r % 2 :] + names[: r % 2]:  # alternate who goes first
+            times[name].append(timed(cases[name]))
+    out = {"n": n, "rounds": rounds, "rate": {}, "ratio": {}}
+    for name in names:
+        out["rate"][name] = statistics.median(n / t for t in times[name])
+    for name in names[1:]:
+        out["ratio"][name] = summary([b / t for b, t in zip(times["baseline"], times[name])])
+    return out
+
+
+# ---------------------------------------------------------------- 2. scaling
+
+
+def run_threads(bodies) -> float:
+    """Run each body in its own thread, started together; wall time of the slowest."""
+    barrier = threading.Barrier(len(bodies) + 1)
+    done = []
+
+    def work(body):
+        barrier.wait()
+        body()
+        done.append(time.perf_counter())
+
+    threads = [threading.Thread(target=work, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    gc.collect()
+    gc.disable()
+    try:
+        barrier.wait()
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        return max(done) - t0
+    finally:
+        gc.enable()
+
+
+def control_body(n: int):
+    """Pure-Python thread-local work of roughly an order's weight: no shared objects."""
+
+    def body():
+        d = {}
+        acc = 0
+        for i in range(n):
+            t = (i, i + 1, i + 2)
+            d[i & 1023] = t
+            acc += t[1]
+        return acc
+
+    return body
+
+
+def bench_scaling(n: int, rounds: int) -> dict:
+    streams = {s: commands(s, n, seed) for s, seed in (("AAA", 11), ("BBB", 12))}
+
+    def engine_body(engine, symbol):
+        return lambda: drive_engine(engine, symbol, streams[symbol])
+
+    def one():
+        e = ReferenceEngine([Instrument("AAA")], record_events=False)
+        return run_threads([engine_body(e, "AAA")])
+
+    def two_engines():
+        a = ReferenceEngine([Instrument("AAA")], record_events=False)
+        b = ReferenceEngine([Instrument("BBB")], record_events=False)
+        return run_threads([engine_body(a, "AAA"), engine_body(b, "BBB")])
+
+    def one_engine():
+        e = ReferenceEngine([Instrument("AAA"), Instrument("BBB")], record_events=False)
+        return run_threads([engine_body(e, "AAA"), engine_body(e, "BBB")])
+
+    cn = 4 * n
+
+    def control1():
+        return run_threads([control_body(cn)])
+
+    def control2():
+        return run_threads([control_body(cn), control_body(cn)])
+
+    cases = [("1", one), ("2 engines", two_engines), ("1 engine", one_engine), ("c1", control1), ("c2", control2)]
+    for _, fn in cases:
+        fn()
+    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for r in range(rounds):
+        order = cases if r % 2 == 0 else cases[::-1]
+        for name, fn in order:
+            times[name].append(fn())
+    ratios = {
+        "two engines": summary([2 * a / b for a, b in zip(times["1"], times["2 engines"])]),
+        "one engine, two symbols": summary([2 * a / b for a, b in zip(times["1"], times["1 engine"])]),
+        "control (thread-local pure Python)": summary([2 * a / b for a, b in zip(times["c1"], times["c2"])]),
+    }
+    return {
+        "n": n,
+        "rounds": rounds,
+        "rate_1": statistics.median(n / t for t in times["1"]),
+        "rate_2e": statistics.median(2 * n / t for t in times["2 engines"]),
+        "rate_1e": statistics.median(2 * n / t for t in times["1 engine"]),
+        "ratios": ratios,
+    }
+
+
+# ---------------------------------------------------------------- 3. check cost
+
+
+def bench_check(n: int, rounds: int) -> dict | None:
+    unchecked = getattr(ReferenceEngine, "_unchecked", None)
+    if unchecked is None:
+        return None
+    cmds = commands("AAA", n, 1)
+
+    def run(cls):
+        return lambda: drive_engine(cls([Instrument("AAA")], record_events=False), "AAA", cmds)
+
+    cases = {"checked": run(ReferenceEngine), "unchecked": run(unchecked())}
+    for fn in cases.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    names = list(cases)
+    for r in range(rounds):
+        for name in names[r % 2 :] + names[: r % 2]:
+            times[name].append(timed(cases[name]))
+    return {"n": n, "rounds": rounds, "cost": summary([c / u - 1 for c, u in zip(times["checked"], times["unchecked"])])}
+
+
+# ---------------------------------------------------------------- report
+
+
+def fmt_ratio(s: tuple[float, float, float]) -> str:
+    return f"{s[0]:.2f}× ({s[1]:.2f}–{s[2]:.2f})"
+
+
+def environment() -> str:
+    gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"Python {platform.python_version()} ({'GIL' if gil else 'free-threaded, GIL disabled'}),"
+        f" {cpu}, {os.cpu_count()} cores, {datetime.date.today().isoformat()};"
+        " GC disabled in timed sections"
+    )
+
+
+def render(results: dict) -> str:
+    lines = [f"Measured by `bench_book.py`: {environment()}.", ""]
+    if "ratio" in results:
+        r = results["ratio"]
+        lines += [
+            f"One thread, {r['n']:,} commands (limit/cancel/market from `OrderFlow`), median of {r['rounds']} alternated rounds:",
+            "",
+            "| book | commands/s | vs baseline (min–max) | target |",
+            "|---|---|---|---|",
+            f"| baseline (`baseline_book.py`) | {r['rate']['baseline']:,.0f} | 1.00× | |",
+        ]
+        for name, s in r["ratio"].items():
+            target = ">= 0.5×: " + ("met" if s[0] >= 0.5 else "missed")
+            lines.append(f"| `ReferenceEngine` {name.removeprefix('reference ')} | {r['rate'][name]:,.0f} | {fmt_ratio(s)} | {target} |")
+        lines.append("")
+    if "scaling" in results:
+        s = results["scaling"]
+        lines += [
+            f"Two threads, each on its own symbol ({s['n']:,} commands each), against one thread;"
+            f" median of {s['rounds']} alternated rounds (min–max). One thread: {s['rate_1']:,.0f} commands/s;"
+            f" two engines: {s['rate_2e']:,.0f}; one engine: {s['rate_1e']:,.0f}.",
+            "",
+            "| configuration | 2 threads / 1 thread (min–max) | target |",
+            "|---|---|---|",
+        ]
+        for name, v in s["ratios"].items():
+            target = "" if name.startswith("control") else ">= 1.9×: " + ("met" if v[0] >= 1.9 else "missed")
+            lines.append(f"| {name} | {fmt_ratio(v)} | {target} |")
+        if "scaling_mortal" in results:
+            m = results["scaling_mortal"]
+            for name, v in m["ratios"].items():
+                if not name.startswith("control"):
+                    lines.append(f"| {name}, enum members left mortal (`FREEORDER_NO_IMMORTAL=1`) | {fmt_ratio(v)} | |")
+        lines.append("")
+    if results.get("check"):
+        c = results["check"]
+        med, lo, hi = c["cost"]
+        lines += [
+            f"Concurrent-use check: {med * 100:+.1f}% per command (min–max {lo * 100:+.1f}% … {hi * 100:+.1f}%),"
+            f" median of {c['rounds']} alternated rounds of {c['n']:,} commands.",
+            "",
+        ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_readme(text: str) -> None:
+    content = README.read_text()
+    if BEGIN not in content or END not in content:
+        raise SystemExit(f"{README}: markers {BEGIN} / {END} not found")
+    head, rest = content.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{BEGIN}\n{text}{END}{tail}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("parts", nargs="*", metavar="part", help="ratio, scaling, check (default: all)")
+    parser.add_argument("--n", type=int, default=50_000, help="commands per run (ratio, check)")
+    parser.add_argument("--thread-n", type=int, default=30_000, help="commands per thread (scaling)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default: 7 ratio/check, 8 scaling)")
+    parser.add_argument("--no-mortal", action="store_true", help="skip the scaling run with mortal enum members")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--write-readme", action="store_true", help=f"write the table between the markers in {README.name}")
+    args = parser.parse_args(argv)
+    parts = args.parts or ["ratio", "scaling", "check"]
+    for part in parts:
+        if part not in ("ratio", "scaling", "check"):
+            parser.error(f"unknown part {part!r}: choose from ratio, scaling, check")
+    results: dict = {}
+    if "ratio" in parts:
+        results["ratio"] = bench_ratio(args.n, args.rounds or 7)
+    if "scaling" in parts:
+        results["scaling"] = bench_scaling(args.thread_n, args.rounds or 8)
+        if not args.no_mortal and not args.json and os.environ.get("FREEORDER_NO_IMMORTAL") != "1":
+            env = dict(os.environ, FREEORDER_NO_IMMORTAL="1")
+            cmd = [sys.executable, __file__, "scaling", "--json", "--thread-n", str(args.thread_n)]
+            if args.rounds:
+                cmd += ["--rounds", str(args.rounds)]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+            import json
+
+            results["scaling_mortal"] = json.loads(out.strip().splitlines()[-1])["scaling"]
+    if "check" in parts:
+        results["check"] = bench_check(args.n, args.rounds or 7)
+    if args.json:
+        import json
+
+        print(json.dumps(results))
+        return
+    text = render(results)
+    print(text)
+    if args.write_readme:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()
