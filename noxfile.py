@@ -75,21 +75,33 @@ BENCH_CONFIGS = [
 
 
 PYPERF_BENCHMARKS = ["atomics", "structures", "engines", "skiplist"]
+PYPERF_ARGS = ["--processes", "1", "--values", "3", "--warmups", "1", "--min-time", "0.05"]
+PYPERF_QUICK_ARGS = ["--processes", "1", "--values", "1", "--warmups", "0", "--min-time", "0.01"]
 
 
 def _bench(session: nox.Session, config: str, gil: str) -> None:
-    session.install("-e", ".[bench]")
-    session.install("ft-utils")  # comparison only; skipped by the benchmark if it fails to import
+    """pyperf tables, then latency.py, bench_stall.py and (3.13t) profile_calls.py and reclaim memory.
+
+    ``nox -t bench -- --quick``: short runs everywhere (a smoke pass); other
+    posargs are passed to the pyperf benchmarks.
+    """
+    session.install("-e", ".[bench]")  # pyperf, and the peers cereggii and ft-utils (comparison only)
+    quick = "--quick" in session.posargs
+    posargs = [a for a in session.posargs if a != "--quick"]
+    mode = ["--quick"] if quick else []
     results = Path("benchmarks/results")
     results.mkdir(parents=True, exist_ok=True)
-    args = session.posargs or ["--processes", "1", "--values", "3", "--warmups", "1", "--min-time", "0.05"]
+    args = posargs or (PYPERF_QUICK_ARGS if quick else PYPERF_ARGS)
     env = {"PYTHON_GIL": gil}
     for name in PYPERF_BENCHMARKS:
         out = results / f"{name}-{config}.json"
         out.unlink(missing_ok=True)
         session.run("python", f"benchmarks/bench_{name}.py", "--inherit-environ=PYTHON_GIL", "-o", str(out), *args, env=env)
+    session.run("python", "benchmarks/latency.py", *mode, "--json", str(results / f"latency-{config}.json"), env=env)
+    session.run("python", "benchmarks/bench_stall.py", *mode, "--json", str(results / f"stall-{config}.json"), env=env)
     if config == "nogil":
-        session.run("python", "benchmarks/bench_reclaim_memory.py", "--seconds", "60",
+        session.run("python", "benchmarks/profile_calls.py", "--label", "after", env=env)
+        session.run("python", "benchmarks/bench_reclaim_memory.py", "--seconds", "10" if quick else "60",
                     "--json", str(results / "reclaim-memory-nogil.json"), env=env)
 
 
