@@ -223,7 +223,7 @@ def staller_loop(put, take, arm, stalls_on: str, deadline: float) -> int:
     clock = time.perf_counter
     every_pairs = EVERY // 2
     done = 0
-    while clock() < deadline:
+    while True:  # at least one round, however late this thread was scheduled
         for i in range(every_pairs):
             if i == 0 and stalls_on == "put":
                 arm[0] = True
@@ -233,7 +233,8 @@ def staller_loop(put, take, arm, stalls_on: str, deadline: float) -> int:
             take(None)
         arm[0] = False
         done += every_pairs
-    return done
+        if clock() >= deadline:
+            return done
 
 
 def measure_case(case: StallCase, seconds: float, pause) -> dict:

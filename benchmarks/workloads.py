@@ -38,7 +38,7 @@ from typing import Callable
 
 from histogram import Histogram
 
-CHUNK = 64  # untimed loops check the deadline every CHUNK steps
+CHUNK = 64  # loops check the deadline every CHUNK steps (and run at least one chunk)
 KEYSPACE = 20_000
 PREFILL = 10_000
 SCRIPT = 4096  # pre-drawn map operations per thread, cycled
@@ -353,23 +353,28 @@ def untimed_loop(group: str, ops: tuple, script, deadline: float) -> int:
     done = 0
     if group in PAIR_GROUPS:
         put, take = ops
-        while clock() < deadline:
+        while True:  # at least one chunk, however late this thread was scheduled
             for i in range(CHUNK):
                 put(i)
                 take(None)
             done += CHUNK
+            if clock() >= deadline:
+                return done
     elif group in MAP_GROUPS:
-        while clock() < deadline:
+        while True:
             for fn, key, arg in script:
                 fn(key, arg)
             done += SCRIPT
+            if clock() >= deadline:
+                return done
     else:
         (add,) = ops
-        while clock() < deadline:
+        while True:
             for _ in range(CHUNK):
                 add()
             done += CHUNK
-    return done
+            if clock() >= deadline:
+                return done
 
 
 def timed_loop(group: str, ops: tuple, script, deadline: float, hist: Histogram) -> int:
@@ -380,8 +385,8 @@ def timed_loop(group: str, ops: tuple, script, deadline: float, hist: Histogram)
     done = 0
     if group in PAIR_GROUPS:
         put, take = ops
-        t2 = clock()
-        while t2 < end:
+        t2 = 0
+        while t2 < end:  # at least one chunk
             for i in range(CHUNK):
                 t0 = clock()
                 put(i)
@@ -392,7 +397,7 @@ def timed_loop(group: str, ops: tuple, script, deadline: float, hist: Histogram)
                 record(t2 - t1)
             done += CHUNK
     elif group in MAP_GROUPS:
-        t1 = clock()
+        t1 = 0
         while t1 < end:
             for fn, key, arg in script:
                 t0 = clock()
@@ -402,7 +407,7 @@ def timed_loop(group: str, ops: tuple, script, deadline: float, hist: Histogram)
             done += SCRIPT
     else:
         (add,) = ops
-        t1 = clock()
+        t1 = 0
         while t1 < end:
             for _ in range(CHUNK):
                 t0 = clock()
@@ -434,7 +439,10 @@ class RunResult:
 
     @property
     def error(self) -> str | None:
-        return next((t.error for t in self.threads if t.error), None)
+        """The first thread's error, preferring a root cause to a broken barrier."""
+        errors = [t.error for t in self.threads if t.error]
+        causes = [e for e in errors if not e.startswith("BrokenBarrierError")]
+        return (causes or errors or [None])[0]
 
     def rate(self, which=None) -> float:
         """Steps per second summed over ``which`` threads (all by default), over the run's wall time."""
@@ -471,9 +479,15 @@ def run_threads(threads: int, prepare: Callable[[int], Callable[[float, ThreadRe
     def work(tid):
         result = results[tid]
         try:
-            body = prepare(tid)
+            try:
+                body = prepare(tid)
+            except BaseException:
+                barrier.abort()  # the others must not wait for this thread
+                raise
             barrier.wait()
             result.done = body(clock["deadline"], result)
+        except threading.BrokenBarrierError:
+            result.error = "BrokenBarrierError: another thread failed before the start"
         except Exception as exc:  # reported beside the numbers, not raised
             result.error = f"{type(exc).__name__}: {exc}"[:200]
         result.end = time.perf_counter()

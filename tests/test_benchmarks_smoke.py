@@ -103,6 +103,16 @@ def test_worker_error_is_reported_not_raised():
     assert run.error == "MemoryError: arena exhausted (stand-in)"
 
 
+def test_failing_setup_in_one_thread_does_not_hang_the_others():
+    def prepare(tid):
+        if tid == 1:
+            raise TypeError("handle() takes no on_step (stand-in)")
+        return lambda deadline, result: 0
+
+    run = workloads.run_threads(3, prepare, seconds=0.01)
+    assert run.error == "TypeError: handle() takes no on_step (stand-in)"
+
+
 def test_missing_peer_is_unavailable():
     with pytest.raises(workloads.Unavailable, match="not installed"):
         workloads._peer("freeorder_no_such_module", "Thing")
