@@ -142,8 +142,17 @@ def bench(factory, threads):
     return time_func
 
 
+def construct(cls, **kwargs):
+    """``cls(**kwargs)``; without ``capacity`` for structures that grow on demand (issue 9)."""
+    try:
+        return cls(**kwargs)
+    except TypeError:
+        kwargs.pop("capacity", None)
+        return cls(**kwargs)
+
+
 def new_skiplist():
-    m = SkipListMap(capacity=KEYSPACE * 4)
+    m = construct(SkipListMap, capacity=KEYSPACE * 4)
     prefill(m.insert)
     return skiplist_worker(m)
 
@@ -155,7 +164,7 @@ def new_locked_sorteddict():
 
 
 def new_order_index():
-    index = OrderIndex(capacity=KEYSPACE * 2, buckets=KEYSPACE)
+    index = construct(OrderIndex, capacity=KEYSPACE * 2, buckets=KEYSPACE)
     prefill(index.insert)
     return order_index_worker(index)
 

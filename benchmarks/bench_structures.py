@@ -46,14 +46,22 @@ class LockedDeque:
             return self._items.pop() if self._items else None
 
 
+def construct(cls, capacity: int, **kwargs):
+    """``cls(capacity=..., **kwargs)``; structures that grow on demand (issue 9) take no capacity."""
+    try:
+        return cls(capacity=capacity, **kwargs)
+    except TypeError:
+        return cls(**kwargs)
+
+
 def make_pairs(kind: str, reclaimer: str):
     """(put, take) bound methods of a fresh structure of the given kind."""
     capacity = CAPACITY if reclaimer != "none" else 1 << 21  # never reused: room for a whole run
     if kind == "MSQueue":
-        q = MSQueue(capacity=capacity, reclaimer=make_reclaimer(reclaimer))
+        q = construct(MSQueue, capacity, reclaimer=make_reclaimer(reclaimer))
         return q.enqueue, lambda: q.dequeue(None)
     if kind == "TreiberStack":
-        s = TreiberStack(capacity=capacity, reclaimer=make_reclaimer(reclaimer))
+        s = construct(TreiberStack, capacity, reclaimer=make_reclaimer(reclaimer))
         return s.push, lambda: s.pop(None)
     if kind == "Lock+deque (FIFO)":
         d = LockedDeque()
