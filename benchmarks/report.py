@@ -205,6 +205,13 @@ def render_calls() -> str | None:
     ])
 
 
+def verdict_cell(v) -> str:
+    """'0.31× (missed; sittings 0.28–0.35)': the median ratio, its verdict and the spread."""
+    if len(v.ratios) > 1:
+        return f"{tables.fmt_ratio(v.ratio)} ({v.status}; sittings {min(v.ratios):.2f}–{max(v.ratios):.2f})"
+    return f"{tables.fmt_ratio(v.ratio)} ({v.status})"
+
+
 def render_targets() -> str | None:
     """Issue 9's targets: one column per configuration, each cell the median ratio and its verdict."""
     latency, stall = load_json("latency"), load_json("stall")
@@ -224,7 +231,7 @@ def render_targets() -> str | None:
         cells = []
         for c, _ in configs:
             v = next((v for v in verdicts[c] if v.label == label), None)
-            cells.append("–" if v is None else f"{tables.fmt_ratio(v.ratio)} ({v.status})")
+            cells.append("–" if v is None else verdict_cell(v))
         lines.append(f"| {label} {sense} {target} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -246,9 +253,13 @@ def replace_section(text: str, section: str, table: str) -> str:
 
 
 def main() -> None:
+    global RESULTS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--print", action="store_true", help="print the table instead of writing README.md")
+    parser.add_argument("--results", type=Path, help="read results from this directory (default benchmarks/results)")
     args = parser.parse_args()
+    if args.results:
+        RESULTS = args.results
     text = README.read_text()
     for section in SECTIONS:
         data = load(section)
