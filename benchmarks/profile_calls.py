@@ -202,13 +202,22 @@ def load_scenario():
     yield "AtomicInt.load", atomic.AtomicInt().load, [()] * N, False
 
 
-SCENARIOS = [
-    load_scenario,
-    stack_scenario, lambda: stack_scenario("epoch"), lambda: stack_scenario("hazard"),
-    queue_scenario, lambda: queue_scenario("epoch"), lambda: queue_scenario("hazard"),
-    skiplist_scenario, order_index_scenario, seqlock_scenario,
-    lambda: reclaimer_scenario("epoch"), lambda: reclaimer_scenario("hazard"), lambda: reclaimer_scenario("none"),
-    hazard_scenario, arena_scenario,
+SCENARIOS = [  # (label for errors, scenario)
+    ("AtomicInt", load_scenario),
+    ("TreiberStack", stack_scenario),
+    ("TreiberStack[epoch]", lambda: stack_scenario("epoch")),
+    ("TreiberStack[hazard]", lambda: stack_scenario("hazard")),
+    ("MSQueue", queue_scenario),
+    ("MSQueue[epoch]", lambda: queue_scenario("epoch")),
+    ("MSQueue[hazard]", lambda: queue_scenario("hazard")),
+    ("SkipListMap", skiplist_scenario),
+    ("OrderIndex", order_index_scenario),
+    ("SeqLock", seqlock_scenario),
+    ("pin+unpin (epoch)", lambda: reclaimer_scenario("epoch")),
+    ("pin+unpin (hazard)", lambda: reclaimer_scenario("hazard")),
+    ("pin+unpin (none)", lambda: reclaimer_scenario("none")),
+    ("hazard protect", hazard_scenario),
+    ("arena alloc+free", arena_scenario),
 ]
 
 
@@ -217,8 +226,7 @@ SCENARIOS = [
 
 def profile_scenario(make) -> dict[str, dict]:
     """Warm up, count, then time (median of REPEATS fresh passes) each phase of one scenario."""
-    for _ in make():  # warm-up pass: runs every phase once
-        _name, fn, argsets, _ = _
+    for _name, fn, argsets, _wrapper in make():  # warm-up pass: runs every phase once
         for args in argsets:
             fn(*args)
     rows: dict[str, dict] = {}
@@ -240,24 +248,17 @@ def profile_scenario(make) -> dict[str, dict]:
     return rows
 
 
-def scenario_label(make) -> str:
-    try:
-        return next(iter(make()))[0].split()[0]
-    except Exception:
-        return getattr(make, "__name__", "scenario")
-
-
 def run_all() -> dict[str, dict]:
     ops: dict[str, dict] = {}
     was_enabled = gc.isenabled()
     gc.collect()
     gc.disable()
     try:
-        for make in SCENARIOS:
+        for label, make in SCENARIOS:
             try:
                 ops.update(profile_scenario(make))
             except Exception as exc:  # a structure this checkout lacks or that fails: say so, go on
-                ops[scenario_label(make)] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+                ops[label] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
     finally:
         if was_enabled:
             gc.enable()
