@@ -18,7 +18,10 @@
 
 GC policy: every timed section runs with the cyclic GC disabled
 (``gc.collect()`` then ``gc.disable()``; re-enabled after), because 3.13t's
-collector walks the whole heap. Throughput is commands per wall-clock second.
+collector walks the whole heap. Throughput: one-thread sections (ratio, check)
+count commands per CPU second of the running thread (``time.thread_time``),
+which a busy machine disturbs less than wall time; the scaling section must
+use wall time (two threads in parallel) and is the noisier for it.
 
 Usage::
 
@@ -114,12 +117,14 @@ def drive_engine(engine, symbol: str, cmds: list[tuple]) -> None:
 
 
 def timed(fn, *args) -> float:
+    """CPU seconds this thread spent in ``fn(*args)`` (GC disabled): on a shared,
+    busy machine CPU time is steadier than wall time for one-thread ratios."""
     gc.collect()
     gc.disable()
     try:
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         fn(*args)
-        return time.perf_counter() - t0
+        return time.thread_time() - t0
     finally:
         gc.enable()
 
@@ -291,7 +296,7 @@ def environment() -> str:
     return (
         f"Python {platform.python_version()} ({'GIL' if gil else 'free-threaded, GIL disabled'}),"
         f" {cpu}, {os.cpu_count()} cores, {datetime.date.today().isoformat()};"
-        " GC disabled in timed sections"
+        " GC disabled in timed sections; one-thread rates per CPU second, scaling by wall time"
     )
 
 

@@ -8,6 +8,8 @@ record class type-strict ``==``, ``!=`` and ``hash``.
 
 from __future__ import annotations
 
+from ._immortal import immortalize
+
 _tuple_eq = tuple.__eq__
 _tuple_hash = tuple.__hash__
 
@@ -33,4 +35,6 @@ def value_type(cls):
     cls.__eq__ = _eq
     cls.__ne__ = _ne
     cls.__hash__ = _hash
+    # Field getters are read by every thread that reads a record: make them immortal (see _immortal).
+    immortalize([cls.__dict__[name] for name in cls._fields])
     return cls

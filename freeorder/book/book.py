@@ -1,8 +1,9 @@
 """The sequential order book of one symbol: price-time priority matching.
 
-Structure: per side a ``SortedDict`` price -> :class:`Level`; a level is a
-``deque`` of *priority stamps* in time order plus its open quantity and live
-order count. A stamp is the sequence number of the event that queued an order
+Structure: per side a dict price -> :class:`Level` and the sorted list of the
+prices of its non-empty levels (``bisect``: ascending, so the best bid is the
+last and the best ask the first); a level is a ``deque`` of *priority stamps*
+in time order plus its open quantity and live order count. A stamp is the sequence number of the event that queued an order
 (its ``priority``), unique within the book; ``_resting`` maps the stamps of
 resting orders to their :class:`~freeorder.book.orders.Order`. Removing an
 order from the middle of a queue (cancel, modify, self-trade prevention) only
@@ -11,13 +12,19 @@ head and compacted away once they outnumber the live ones. Orders are also
 kept in a list indexed by ``order_id - 1`` (ids are per symbol, gap-free from
 1), live or finished, so every id ever issued can be queried. ``_best_bid`` /
 ``_best_ask`` cache the best prices (``None`` for an empty side): set when a
-better level is created, recomputed when the best level is deleted. Emptied
-levels are kept for reuse (``_spare``).
+better level opens, recomputed when the best level empties. An emptied level
+leaves its side's price list but stays in the dict, *parked* (count 0, no
+stamps), and is reused when an order comes to its price again: prices near the
+touch empty and refill all the time, and this way that costs one ``insort``
+and one ``del`` of a list item instead of creating and deleting a
+``SortedDict`` entry (~4 us on 3.13t, whose dicts also slow down under
+repeated insertion and deletion of the same keys). Parked levels are dropped
+when they outnumber the open ones.
 
 Invariants between commands (checked by :mod:`freeorder.book.invariants`):
 
 - the book is not crossed: best bid < best ask;
-- no empty level exists; a level's ``qty``/``count`` are the sum of its live
+- no empty level is visible (in a price list); parked levels are empty; a level's ``qty``/``count`` are the sum of its live
   orders' ``remaining`` and their number, and every resting order has
   ``remaining > 0``;
 - an order rests in exactly one queue iff its status is NEW or
@@ -38,7 +45,9 @@ object costs): the hot paths (:meth:`OrderBook._submit`, :meth:`_match`,
 events and results are built with ``tuple.__new__`` instead of their
 Python-level NamedTuple constructors (half the cost), the sequence number is
 kept in a local while a command runs, and a limit order that does not cross
-rests without any further call. ``benchmarks/bench_book.py`` measures it
+rests without any further call. Module constants and builtins used there are
+bound as default arguments, so they are locals: a global is a dict lookup
+each time on 3.13t, which does not specialise. ``benchmarks/bench_book.py`` measures it
 against a minimal book.
 
 Not thread-safe: one thread at a time (engines provide the synchronisation).
@@ -46,12 +55,12 @@ Not thread-safe: one thread at a time (engines provide the synchronisation).
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
-
-from sortedcontainers import SortedDict
 
 from .errors import DuplicateClientId, InvalidOrder, InvalidOrderType, UnknownOrder
 from .events import Accepted, BookUpdate, Cancelled, CancelReason, Modified, Rejected, RejectReason, Trade
+from ._immortal import immortalize
 from .instrument import Instrument
 from .orders import Order, OrderInfo, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from .results import (
@@ -93,7 +102,8 @@ ORDER_NOT_LIVE = RejectReason.ORDER_NOT_LIVE
 # Python-level __new__ (which costs as much again on 3.13t). Used only with the
 # exact field count of the record.
 _tnew = tuple.__new__
-_SPARE_LEVELS = 64  # emptied levels kept for reuse per book
+immortalize([_tnew])  # one object for every thread: see _immortal
+_PARKED_SLACK = 64  # parked levels kept beyond the number of open ones
 
 
 def _check_enum(name: str, value: object, enum_type: type) -> None:
@@ -127,6 +137,8 @@ class OrderBook:
         "symbol",
         "_bids",
         "_asks",
+        "_bid_prices",
+        "_ask_prices",
         "_best_bid",
         "_best_ask",
         "_orders",
@@ -135,7 +147,6 @@ class OrderBook:
         "_seq",
         "_log",
         "_int_units",
-        "_spare",
     )
 
     def __init__(self, instrument: Instrument, *, record_events: bool = True) -> None:
@@ -143,8 +154,10 @@ class OrderBook:
             raise InvalidOrderType("instrument", instrument, "expected an Instrument")
         self.instrument = instrument
         self.symbol = instrument.symbol
-        self._bids: SortedDict = SortedDict()
-        self._asks: SortedDict = SortedDict()
+        self._bids: dict[int, Level] = {}  # open and parked levels
+        self._asks: dict[int, Level] = {}
+        self._bid_prices: list[int] = []  # prices of open levels, ascending
+        self._ask_prices: list[int] = []
         self._best_bid: int | None = None
         self._best_ask: int | None = None
         self._orders: list[Order] = []
@@ -160,7 +173,6 @@ class OrderBook:
             and instrument.qty_scale == 0
             and instrument.lot_units == 1
         )
-        self._spare: list[Level] = []
 
     # ------------------------------------------------------------------ commands
 
@@ -180,8 +192,17 @@ class OrderBook:
         """Submit a new order; see the engine API for the semantics of each field."""
         return self._submit(side, quantity, price, order_type, time_in_force, post_only, owner, client_id, stp)
 
-    def _submit(self, side, quantity, price, order_type, time_in_force, post_only, owner, client_id, stp, /):
-        """:meth:`submit` with positional arguments (cheaper to call on 3.13t)."""
+    def _submit(
+        self, side, quantity, price, order_type, time_in_force, post_only, owner, client_id, stp, /,
+        BUY=BUY, SELL=SELL, LIMIT=LIMIT, MARKET=MARKET, GTC=GTC, IOC=IOC, FOK=FOK, NEW=NEW, STP_NONE=STP_NONE,
+        type=type, int=int, str=str, len=len, Order=Order, _tnew=_tnew, Accepted=Accepted, BookUpdate=BookUpdate,
+        SubmitResult=SubmitResult,
+    ):  # fmt: skip
+        """:meth:`submit` with positional arguments (cheaper to call on 3.13t).
+
+        The parameters after ``/`` are never passed: they bind module constants
+        and builtins as locals (see "Speed" in the module docstring).
+        """
         # ---- validate everything before changing anything
         if side is BUY:
             buy = True
@@ -189,8 +210,9 @@ class OrderBook:
             buy = False
         else:
             _check_enum("side", side, Side)
+        int_units = self._int_units
         if order_type is LIMIT:
-            if type(price) is int and 0 < price <= 9223372036854775807 and self._int_units:
+            if type(price) is int and 0 < price <= 9223372036854775807 and int_units:
                 px = price
             elif price is None:
                 raise InvalidOrder("price", None, "a limit order needs a price")
@@ -202,7 +224,7 @@ class OrderBook:
             px = None
         else:
             _check_enum("order_type", order_type, OrderType)
-        if type(quantity) is int and 0 < quantity <= 9223372036854775807 and self._int_units:
+        if type(quantity) is int and 0 < quantity <= 9223372036854775807 and int_units:
             qty = quantity
         else:
             qty = self.instrument.parse_quantity(quantity)
@@ -273,10 +295,9 @@ class OrderBook:
             return _tnew(SubmitResult, (order_id, order[3], order[2], order[1], events))
 
         # A GTC limit order that does not cross: rest it (as _place does, inline).
-        book = self._bids if buy else self._asks
-        level = book.get(px)
-        if level is None:
-            level = self._new_level(book, px, buy)
+        level = (self._bids if buy else self._asks).get(px)
+        if level is None or not level.count:
+            level = self._open_level(px, buy)
         level.queue.append(seq)
         level.qty = level_qty = level.qty + qty
         level.count = level_count = level.count + 1
@@ -292,6 +313,15 @@ class OrderBook:
     def cancel(self, order_id: int) -> CancelResult:
         """Cancel a live order's whole open quantity; a finished order is answered
         with ``cancelled=False, reason=ORDER_NOT_LIVE`` and no event."""
+        return self._cancel(order_id)
+
+    def _cancel(
+        self, order_id, /,
+        BUY=BUY, NEW=NEW, PARTIALLY_FILLED=PARTIALLY_FILLED, CANCELLED=CANCELLED, USER=USER,
+        ORDER_NOT_LIVE=ORDER_NOT_LIVE, type=type, int=int, len=len, _tnew=_tnew, Cancelled=Cancelled,
+        BookUpdate=BookUpdate, CancelResult=CancelResult,
+    ):  # fmt: skip
+        """:meth:`cancel` (parameters after ``/`` bind constants as locals, as in :meth:`_submit`)."""
         orders = self._orders
         if type(order_id) is not int:
             raise InvalidOrderType("order_id", order_id, "expected an int")
@@ -306,8 +336,7 @@ class OrderBook:
         price = order[5]
         side = order[6]
         buy = side is BUY
-        book = self._bids if buy else self._asks
-        level = book[price]
+        level = (self._bids if buy else self._asks)[price]
         del self._resting[order[4]]  # priority
         level.qty = level_qty = level.qty - qty
         level.count = level_count = level.count - 1
@@ -325,7 +354,7 @@ class OrderBook:
             if len(level.queue) > 2 * level_count + 8:
                 self._compact(level)
         else:
-            self._drop_level(book, price, level, buy)
+            self._drop_level(price, level, buy)
         if self._log is not None:
             self._log.extend(events)
         return _tnew(CancelResult, (order_id, True, CANCELLED, qty, None, events))
@@ -412,7 +441,7 @@ class OrderBook:
         ids: list[int] = []
         total = 0
         resting = self._resting
-        for book_side, book, prices in ((BUY, self._bids, reversed(self._bids)), (SELL, self._asks, iter(self._asks))):
+        for book_side, book, prices in ((BUY, self._bids, reversed(self._bid_prices)), (SELL, self._asks, iter(self._ask_prices))):
             if side is not None and side is not book_side:
                 continue
             emptied = []
@@ -434,9 +463,9 @@ class OrderBook:
                 if level.count:
                     self._maybe_compact(level)
                 else:
-                    emptied.append(price)
-            for price in emptied:
-                self._drop_level(book, price, book[price], book_side is BUY)
+                    emptied.append((price, level))
+            for price, level in emptied:
+                self._drop_level(price, level, book_side is BUY)
         if self._log is not None:
             self._log.extend(events)
         return MassCancelResult(tuple(ids), total, tuple(events))
@@ -465,11 +494,12 @@ class OrderBook:
         if n < 0:
             raise InvalidOrder("n", n, "must be >= 0")
         bids = []
-        for price in self._bids.islice(max(len(self._bids) - n, 0), reverse=True):
+        bid_prices = self._bid_prices
+        for price in reversed(bid_prices[max(len(bid_prices) - n, 0) :]):
             level = self._bids[price]
             bids.append(LevelInfo(price, level.qty, level.count))
         asks = []
-        for price in self._asks.islice(0, n):
+        for price in self._ask_prices[:n]:
             level = self._asks[price]
             asks.append(LevelInfo(price, level.qty, level.count))
         return Depth(tuple(bids), tuple(asks))
@@ -489,8 +519,8 @@ class OrderBook:
             self.symbol,
             self._seq,
             len(self._orders),
-            levels(self._bids, reversed(self._bids)),
-            levels(self._asks, iter(self._asks)),
+            levels(self._bids, reversed(self._bid_prices)),
+            levels(self._asks, self._ask_prices),
         )
 
     def order(self, order_id: int) -> OrderInfo:
@@ -528,29 +558,48 @@ class OrderBook:
         best = self._best_bid
         return best is not None and (price is None or best >= price)
 
-    def _new_level(self, book: SortedDict, price: int, buy: bool) -> Level:
-        """Create the level at ``price`` (reusing an emptied one), updating the best price."""
-        level = self._spare.pop() if self._spare else Level()
-        book[price] = level
+    def _open_level(self, price: int, buy: bool) -> Level:
+        """Open the level at ``price`` (a parked one, or a new one): enter its price
+        in order, update the best price."""
+        book = self._bids if buy else self._asks
+        level = book.get(price)
+        if level is None:
+            level = book[price] = Level()
         if buy:
+            insort(self._bid_prices, price)
             if self._best_bid is None or price > self._best_bid:
                 self._best_bid = price
-        elif self._best_ask is None or price < self._best_ask:
-            self._best_ask = price
+        else:
+            insort(self._ask_prices, price)
+            if self._best_ask is None or price < self._best_ask:
+                self._best_ask = price
         return level
 
-    def _drop_level(self, book: SortedDict, price: int, level: Level, buy: bool) -> None:
-        """Delete the emptied ``level`` at ``price``, updating the best price."""
-        del book[price]
+    def _drop_level(self, price: int, level: Level, buy: bool) -> None:
+        """Park the emptied ``level`` at ``price``: out of the price list (updating the
+        best price), kept in the dict for reuse."""
         if buy:
+            prices = self._bid_prices
             if price == self._best_bid:
-                self._best_bid = book.peekitem(-1)[0] if book else None
-        elif price == self._best_ask:
-            self._best_ask = book.peekitem(0)[0] if book else None
-        if len(self._spare) < _SPARE_LEVELS:
-            level.queue.clear()  # dead stamps only
-            level.qty = 0
-            self._spare.append(level)
+                prices.pop()
+                self._best_bid = prices[-1] if prices else None
+            else:
+                del prices[bisect_left(prices, price)]
+            book = self._bids
+        else:
+            prices = self._ask_prices
+            if price == self._best_ask:
+                del prices[0]
+                self._best_ask = prices[0] if prices else None
+            else:
+                del prices[bisect_left(prices, price)]
+            book = self._asks
+        level.queue.clear()  # dead stamps only
+        level.qty = 0
+        if len(book) > 2 * len(prices) + _PARKED_SLACK:  # drop the parked levels
+            open_levels = [(p, lv) for p, lv in book.items() if lv.count]
+            book.clear()  # in place (callers hold the dict); a fresh table, no deleted slots
+            book.update(open_levels)
 
     def _live(self, level: Level) -> list[Order]:
         """The live orders of ``level`` in queue order."""
@@ -564,7 +613,10 @@ class OrderBook:
 
     def _compact(self, level: Level) -> None:
         resting = self._resting
-        level.queue = deque(stamp for stamp in level.queue if stamp in resting)
+        queue = level.queue
+        live = [stamp for stamp in queue if stamp in resting]
+        queue.clear()  # in place: no new deque (its type's refcount is shared between threads)
+        queue.extend(live)
 
     def _forget_client_id(self, order: Order) -> None:
         """Free a finished order's ``(owner, client_id)`` for reuse."""
@@ -580,10 +632,10 @@ class OrderBook:
         owner = taker.owner
         if taker.side is BUY:
             book = self._asks
-            prices = iter(book)
+            prices = iter(self._ask_prices)
         else:
             book = self._bids
-            prices = reversed(book)
+            prices = reversed(self._bid_prices)
         for price in prices:
             if limit is not None and (price > limit if taker.side is BUY else price < limit):
                 return False
@@ -612,10 +664,9 @@ class OrderBook:
         else:
             px = order[5]
             buy = order[6] is BUY
-            book = self._bids if buy else self._asks
-            level = book.get(px)
-            if level is None:
-                level = self._new_level(book, px, buy)
+            level = (self._bids if buy else self._asks).get(px)
+            if level is None or not level.count:
+                level = self._open_level(px, buy)
             priority = order[4]
             level.queue.append(priority)
             level.qty += remaining
@@ -627,9 +678,14 @@ class OrderBook:
             self._seq = seq = self._seq + 1
             events.append(_tnew(BookUpdate, (self.symbol, seq, order[6], px, level.qty, level.count)))
 
-    def _match(self, taker: Order, events: list) -> bool:
+    def _match(
+        self, taker: Order, events: list, /,
+        BUY=BUY, SELL=SELL, STP_NONE=STP_NONE, CANCEL_NEWEST=CANCEL_NEWEST, CANCEL_OLDEST=CANCEL_OLDEST,
+        FILLED=FILLED, PARTIALLY_FILLED=PARTIALLY_FILLED, _tnew=_tnew, Trade=Trade, BookUpdate=BookUpdate,
+    ) -> bool:  # fmt: skip
         """Trade ``taker`` against the opposite side; True if self-trade prevention
-        stopped it (its remainder is to be cancelled)."""
+        stopped it (its remainder is to be cancelled). (Parameters after ``/``:
+        constants bound as locals, as in :meth:`_submit`.)"""
         taker_side = taker[6]
         buy = taker_side is BUY
         if buy:
@@ -707,7 +763,7 @@ class OrderBook:
                 seq += 1
                 append(_tnew(BookUpdate, (symbol, seq, maker_side, price, level_qty, count)))
             if not count:
-                self._drop_level(book, price, level, not buy)
+                self._drop_level(price, level, not buy)
             if stop or not want:
                 break
         taker[1] = want
@@ -736,8 +792,7 @@ class OrderBook:
         if level.count:
             self._maybe_compact(level)
         else:
-            buy = order.side is BUY
-            self._drop_level(self._bids if buy else self._asks, order.price, level, buy)
+            self._drop_level(order.price, level, order.side is BUY)
 
     def _unlink(self, order: Order, events: list, reason: CancelReason) -> None:
         """Cancel resting ``order``: its Cancelled event, then its level's BookUpdate."""
@@ -753,4 +808,4 @@ class OrderBook:
         if level.count:
             self._maybe_compact(level)
         else:
-            self._drop_level(book, order.price, level, buy)
+            self._drop_level(order.price, level, buy)
