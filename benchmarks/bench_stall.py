@@ -22,7 +22,10 @@ ratios issue 9 sets targets on (others stalled ÷ the lock's others stalled
 The pause is ``time.sleep(0.001)`` unless this machine's sleep overshoots
 by more than half (measured at start), then a busy-wait on perf_counter;
 the output says which, and the median pause the staller actually took.
-Structures without ``handle()`` are reported "not available".
+Structures without ``handle()`` are reported "not available". The staller's
+own numbers are shown too (pauses taken, share of the run spent paused, its
+pairs/s): a lock is unfair, and a staller that keeps losing the lock to the
+others reaches its 100th operation, and so its pause, less often.
 GC: disabled during every run, collected before each. Median of three
 sittings (each: every case, unstalled and stalled, untimed and timed).
 
@@ -208,7 +211,9 @@ def run_once(case: StallCase, stalled: bool, timed: bool, seconds: float, pause)
     with workloads.gc_paused():
         run = workloads.run_threads(THREADS, prepare, seconds)
     others = list(range(1, THREADS))
+    wall_ns = (max(t.end for t in run.threads) - run.start) * 1e9
     return {
+        "paused_fraction": sum(pauses) / wall_ns if wall_ns > 0 else None,
         "others_rate": run.rate(others),
         "staller_rate": run.rate([0]),
         "others_p99.9": run.histogram(others).percentile(99.9) if timed else None,
@@ -288,7 +293,8 @@ def summarise(cases, raw: list[dict]) -> dict:
         entry = {"where": case.where, "baseline": case.baseline}
         for label in ("unstalled", "stalled"):
             entry[label] = {key: _median(p[label][key] for p in per)
-                            for key in ("others_rate", "staller_rate", "others_p99.9", "pauses", "pause_ns_median")}
+                            for key in ("others_rate", "staller_rate", "others_p99.9", "pauses", "pause_ns_median",
+                                        "paused_fraction")}
             entry[label]["errors"] = [p[label]["error"] for p in per if p[label]["error"]]
         entry["own_ratio"] = _median(p["stalled"]["others_rate"] / p["unstalled"]["others_rate"]
                                      for p in per if p["unstalled"]["others_rate"])

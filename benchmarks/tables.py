@@ -101,7 +101,8 @@ def stall_table(result: dict) -> str:
         f"{result['seconds_per_run']} s runs; GC: {result['interpreter']['gc']}.",
         "",
         "| structure | pause inside | others' throughput, no stall | others, stalled | stalled ÷ no stall "
-        "| ÷ lock's others (stalled) | others' p99.9, no stall | others' p99.9, stalled | staller's pauses |",
+        "| ÷ lock's others (stalled) | others' p99.9, no stall | others' p99.9, stalled "
+        "| staller (stalled run): pauses, time paused, pairs/s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, case in result["cases"].items():
@@ -112,9 +113,16 @@ def stall_table(result: dict) -> str:
             f"| {name} | {case['where']} | {fmt_rate(case['unstalled']['others_rate'])} pairs/s "
             f"| {fmt_rate(case['stalled']['others_rate'])} pairs/s | {fmt_ratio(case['own_ratio'])} "
             f"| {fmt_ratio(case['lock_ratio'])} | {fmt_ns(case['unstalled']['others_p99.9'])} "
-            f"| {fmt_ns(case['stalled']['others_p99.9'])} | {case['stalled'].get('pauses', '–')} |"
+            f"| {fmt_ns(case['stalled']['others_p99.9'])} | {staller_cell(case['stalled'])} |"
         )
     return "\n".join(lines)
+
+
+def staller_cell(run: dict) -> str:
+    """'212 pauses, 71% paused, 3 k pairs/s'."""
+    paused = run.get("paused_fraction")
+    share = "–" if paused is None else f"{paused:.0%}"
+    return f"{run.get('pauses') or 0:.0f} pauses, {share} paused, {fmt_rate(run.get('staller_rate'))} pairs/s"
 
 
 def verdict_table(verdicts, heading: str = "target") -> str:
