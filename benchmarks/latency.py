@@ -200,7 +200,7 @@ def summarise(cases, sittings: list[dict], thread_counts) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="0.1 s runs instead of 0.5 s (same sittings)")
+    parser.add_argument("--quick", action="store_true", help="0.1 s runs instead of 0.4 s (same sittings)")
     parser.add_argument("--seconds", type=float, help="length of each run (overrides --quick)")
     parser.add_argument("--sittings", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=list(THREAD_COUNTS))
@@ -208,7 +208,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="output (default benchmarks/results/latency-<interp>.json)")
     parser.add_argument("--markdown", type=Path, help="also write the Markdown table here")
     args = parser.parse_args(argv)
-    seconds = args.seconds or (0.1 if args.quick else 0.5)
+    seconds = args.seconds or (0.1 if args.quick else 0.4)
     label = workloads.interpreter_label()
     out_path = args.json or HERE / "results" / f"latency-{label}.json"
 
