@@ -49,7 +49,7 @@ sys.path.insert(0, str(HERE))
 
 from baseline_book import BaselineBook  # noqa: E402
 
-from freeorder.book import Instrument, OrderType, Side  # noqa: E402
+from freeorder.book import Instrument, OrderType, SelfTradePrevention  # noqa: E402
 from freeorder.engines import ReferenceEngine  # noqa: E402
 from freeorder.engines.workload import OrderFlow  # noqa: E402
 
@@ -58,6 +58,7 @@ BEGIN, END = "<!-- book-table:begin -->", "<!-- book-table:end -->"
 
 LIMIT_K, MARKET_K, CANCEL_K = 0, 1, 2  # small ints: immortal, no refcount traffic between threads
 MARKET = OrderType.MARKET
+STP_NONE = SelfTradePrevention.NONE
 
 
 # ---------------------------------------------------------------- workload
@@ -136,22 +137,38 @@ def summary(values: list[float]) -> tuple[float, float, float]:
 # ---------------------------------------------------------------- 1. ratio
 
 
+def alternate(cases: dict, rounds: int) -> dict[str, list[float]]:
+    """``cases``: name -> (make, drive); time ``drive(make())`` (not the making, nor
+    the teardown) once per case per round, the order rotating between rounds."""
+    names = list(cases)
+    for make, drive in cases.values():  # warm-up
+        drive(make())
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            make, drive = cases[name]
+            subject = make()
+            times[name].append(timed(drive, subject))
+            del subject
+    return times
+
+
 def bench_ratio(n: int, rounds: int) -> dict:
     cmds = commands("AAA", n, 1)
     cases = {
-        "baseline": lambda: drive_baseline(BaselineBook(), cmds),
-        "reference record_events=False": lambda: drive_engine(
-            ReferenceEngine([Instrument("AAA")], record_events=False), "AAA", cmds
+        "baseline": (BaselineBook, lambda book: drive_baseline(book, cmds)),
+        "reference record_events=False": (
+            lambda: ReferenceEngine([Instrument("AAA")], record_events=False),
+            lambda engine: drive_engine(engine, "AAA", cmds),
         ),
-        "reference record_events=True": lambda: drive_engine(ReferenceEngine([Instrument("AAA")]), "AAA", cmds),
+        "reference record_events=True": (
+            lambda: ReferenceEngine([Instrument("AAA")]),
+            lambda engine: drive_engine(engine, "AAA", cmds),
+        ),
     }
-    for fn in cases.values():  # warm-up
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in cases}
+    times = alternate(cases, rounds)
     names = list(cases)
-    for r in range(rounds):
-        for name in names[r % 2 :] + names[: r % 2]:  # alternate who goes first
-            times[name].append(timed(cases[name]))
     out = {"n": n, "rounds": rounds, "rate": {}, "ratio": {}}
     for name in names:
         out["rate"][name] = statistics.median(n / t for t in times[name])
@@ -256,24 +273,34 @@ def bench_scaling(n: int, rounds: int) -> dict:
 # ---------------------------------------------------------------- 3. check cost
 
 
-def bench_check(n: int, rounds: int) -> dict | None:
-    unchecked = getattr(ReferenceEngine, "_unchecked", None)
-    if unchecked is None:
-        return None
+class UncheckedEngine(ReferenceEngine):
+    """``ReferenceEngine`` with its concurrent-use check compiled out of submit and
+    cancel (what it would cost without the check; relies on its ``_books`` layout)."""
+
+    __slots__ = ()
+
+    def submit(self, symbol, side, quantity, price=None, *, order_type=OrderType.LIMIT, time_in_force=None,
+               post_only=False, owner="", client_id=None, stp=None):  # fmt: skip
+        book = self._books[symbol][0]
+        return book._submit(side, quantity, price, order_type, time_in_force, post_only, owner, client_id, stp or STP_NONE)
+
+    def cancel(self, symbol, order_id):
+        return self._books[symbol][0]._cancel(order_id)
+
+
+def bench_check(n: int, rounds: int) -> dict:
     cmds = commands("AAA", n, 1)
 
-    def run(cls):
-        return lambda: drive_engine(cls([Instrument("AAA")], record_events=False), "AAA", cmds)
+    def case(cls):
+        return (lambda: cls([Instrument("AAA")], record_events=False), lambda engine: drive_engine(engine, "AAA", cmds))
 
-    cases = {"checked": run(ReferenceEngine), "unchecked": run(unchecked())}
-    for fn in cases.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    names = list(cases)
-    for r in range(rounds):
-        for name in names[r % 2 :] + names[: r % 2]:
-            times[name].append(timed(cases[name]))
-    return {"n": n, "rounds": rounds, "cost": summary([c / u - 1 for c, u in zip(times["checked"], times["unchecked"])])}
+    times = alternate({"checked": case(ReferenceEngine), "unchecked": case(UncheckedEngine)}, rounds)
+    return {
+        "n": n,
+        "rounds": rounds,
+        "rate": statistics.median(n / t for t in times["checked"]),
+        "cost": summary([c / u - 1 for c, u in zip(times["checked"], times["unchecked"])]),
+    }
 
 
 # ---------------------------------------------------------------- report

@@ -7,6 +7,7 @@ Engines (``freeorder.engines``) build on this package; it imports nothing above 
 from .book import Level, OrderBook
 from .errors import (
     BookError,
+    ConcurrentUse,
     DuplicateClientId,
     DuplicateInstrument,
     InvalidOrder,
@@ -40,6 +41,7 @@ __all__ = [
     "CancelReason",
     "CancelResult",
     "Cancelled",
+    "ConcurrentUse",
     "Depth",
     "DuplicateClientId",
     "DuplicateInstrument",

@@ -1,0 +1,174 @@
+"""The reference engine and threads: a concurrent call on a busy symbol is refused
+cleanly; calls made one after another from different threads, and concurrent
+calls on different symbols, work. On free-threaded 3.13 the enum members and
+record objects every thread touches are immortal (no shared refcount writes)."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import threading
+
+import pytest
+
+from freeorder.book import (
+    Accepted,
+    BookError,
+    CancelReason,
+    ConcurrentUse,
+    Instrument,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    SelfTradePrevention,
+    Side,
+    SubmitResult,
+    TimeInForce,
+    check_invariants,
+)
+from freeorder.book import _immortal
+from freeorder.engines import ReferenceEngine
+
+pytestmark = pytest.mark.thread_unsafe  # starts its own threads
+
+BUY, SELL = Side.BUY, Side.SELL
+TIMEOUT = 10
+
+
+class BlockingPrice(int):
+    """An int subclass whose conversion (inside the engine's call) waits for a signal."""
+
+    def __new__(cls, value, entered, release):
+        self = super().__new__(cls, value)
+        self.entered, self.release = entered, release
+        return self
+
+    def __int__(self):
+        self.entered.set()
+        assert self.release.wait(TIMEOUT)
+        return int.__int__(self)
+
+
+def state(engine, symbol="X"):
+    return engine.snapshot(symbol), engine.orders(symbol), engine.events(symbol)
+
+
+def start_blocked_submit(engine, symbol="X"):
+    """A thread inside ``engine.submit(symbol, ...)``; returns (thread, release, outcome)."""
+    entered, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def run():
+        outcome["result"] = engine.submit(symbol, BUY, 2, BlockingPrice(99, entered, release), owner="a")
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert entered.wait(TIMEOUT)
+    return thread, release, outcome
+
+
+def test_a_call_on_a_busy_symbol_raises_and_changes_nothing():
+    engine = ReferenceEngine([Instrument("X"), Instrument("Y")])
+    engine.submit("X", SELL, 5, 101, owner="b")
+    before = state(engine)
+    thread, release, outcome = start_blocked_submit(engine)
+    try:
+        for call in (
+            lambda: engine.submit("X", BUY, 1, 101),
+            lambda: engine.cancel("X", 1),
+            lambda: engine.modify("X", 1, quantity=1),
+            lambda: engine.mass_cancel("X"),
+            lambda: engine.best("X"),
+            lambda: engine.snapshot("X"),
+        ):
+            with pytest.raises(ConcurrentUse) as info:
+                call()
+            assert info.value.symbol == "X"
+            assert "'X'" in str(info.value) and "single-threaded" in str(info.value)
+            assert isinstance(info.value, RuntimeError) and isinstance(info.value, BookError)
+        # Another symbol of the same engine is a separate book: usable meanwhile.
+        assert engine.submit("Y", BUY, 1, 50).status is OrderStatus.NEW
+    finally:
+        release.set()
+        thread.join(TIMEOUT)
+    assert not thread.is_alive()
+    # The blocked call completed normally; the refused ones left no trace.
+    assert outcome["result"].order_id == 2 and outcome["result"].status is OrderStatus.NEW
+    snapshot, orders, events = state(engine)
+    assert orders[:1] == before[1] and len(orders) == 2
+    assert events[: len(before[2])] == before[2]
+    assert snapshot.last_order_id == 2 and snapshot.bids[0].price == 99
+    check_invariants(*state(engine))
+
+
+def test_concurrent_use_pickles_with_its_symbol():
+    error = pickle.loads(pickle.dumps(ConcurrentUse("X")))
+    assert type(error) is ConcurrentUse and error.symbol == "X"
+
+
+def test_calls_from_different_threads_one_after_another_are_fine():
+    engine = ReferenceEngine([Instrument("X")])
+    results = []
+
+    def submit(side, price):
+        results.append(engine.submit("X", side, 3, price, owner=str(side)))
+
+    for side, price in ((SELL, 100), (BUY, 100), (BUY, 99)):
+        thread = threading.Thread(target=submit, args=(side, price))
+        thread.start()
+        thread.join(TIMEOUT)
+    assert [r.status for r in results] == [OrderStatus.NEW, OrderStatus.FILLED, OrderStatus.NEW]
+    check_invariants(*state(engine))
+
+
+def test_two_threads_on_their_own_symbols_of_one_engine():
+    engine = ReferenceEngine([Instrument("X"), Instrument("Y")])
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def trade(symbol):
+        try:
+            barrier.wait(TIMEOUT)
+            for i in range(2000):
+                engine.submit(symbol, BUY if i % 2 else SELL, 1 + i % 3, 100 + i % 5, owner=f"o{i % 4}")
+                if i % 3 == 0:
+                    engine.cancel(symbol, 1 + i // 2)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=trade, args=(s,)) for s in ("X", "Y")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT * 3)
+    assert errors == []
+    for symbol in ("X", "Y"):
+        check_invariants(*state(engine, symbol))
+    assert engine.orders("X") == tuple(o._replace(symbol="X") for o in engine.orders("Y"))
+
+
+# ---------------------------------------------------------------- immortal objects
+
+ON_FREE_THREADED_313 = _immortal.ENABLED
+
+
+@pytest.mark.skipif(not ON_FREE_THREADED_313, reason="immortalised only on free-threaded CPython 3.13")
+def test_enum_members_and_record_plumbing_are_immortal():
+    members = [*Side, *OrderType, *TimeInForce, *OrderStatus, *SelfTradePrevention, *RejectReason, *CancelReason]
+    assert all(_immortal.is_immortal(m) for m in members)
+    assert _immortal.is_immortal(tuple.__new__)
+    assert _immortal.is_immortal(Accepted.__dict__["seq"]) and _immortal.is_immortal(SubmitResult.__dict__["events"])
+    assert sys.getrefcount(BUY) > 2**30
+    assert not _immortal.is_immortal(object())
+
+
+def test_enum_members_behave_as_before():
+    assert Side("buy") is BUY and Side["SELL"] is SELL and BUY.opposite is SELL
+    assert pickle.loads(pickle.dumps(OrderStatus.FILLED)) is OrderStatus.FILLED
+    assert {BUY: 1}[Side.BUY] == 1 and repr(SELL) == "<Side.SELL: 'sell'>"
+    assert list(TimeInForce) == [TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK]
+
+
+def test_immortalize_refuses_nothing_it_does_not_know():
+    """Off 3.13t it changes nothing; on 3.13t an object it already made immortal is skipped."""
+    assert _immortal.immortalize([BUY]) == 0
