@@ -12,7 +12,8 @@ What it measures (issue 9, deliverables 5 and 7):
   floor (two back-to-back calls) is printed beside them.
 - *Micro-operations*, single thread, ns per call: ``AtomicInt.load``,
   pin+unpin for each reclaimer, hazard pin+protect+unpin, arena alloc+free
-  (the targets compare these with the load measured in the same sitting).
+  (the targets compare these with the load measured in the same sitting):
+  seven rounds in turn, each operation's fastest loop.
 
 At 1, 2 and 8 threads. A *sitting* is one pass over every configuration,
 interleaved (each structure runs right beside its baseline; odd sittings run
@@ -42,7 +43,8 @@ from workloads import Unavailable
 
 HERE = Path(__file__).resolve().parent
 THREAD_COUNTS = (1, 2, 8)
-MICRO_LOOPS = 20_000
+MICRO_LOOPS = 5_000
+MICRO_ROUNDS = 7
 
 
 # -- micro-operations ------------------------------------------------------------------------
@@ -56,6 +58,8 @@ def _time_loop(body, loops: int) -> float:
 
 
 def _micro_load():
+    """Unrolled by ten (the loop's own cost diluted); the other micro-operations are not, so they
+    carry ~10-20 ns of loop each: the ratios lean against the structures, never for them."""
     from freeorder import atomic
 
     load = atomic.AtomicInt().load
@@ -127,18 +131,29 @@ MICRO = {
 }
 
 
-def measure_micro(loops: int) -> dict[str, float | str]:
-    """ns per call of each micro-operation, one after another in this sitting (best of 3 short loops)."""
+def measure_micro(loops: int, rounds: int = MICRO_ROUNDS) -> dict[str, float | str]:
+    """ns per call of each micro-operation in this sitting.
+
+    The operations take turns: ``rounds`` rounds, each timing one loop of
+    ``loops`` calls of every operation, and each keeps its fastest loop (the
+    one least disturbed by preemption on a shared machine), so the ratios to
+    ``AtomicInt.load`` compare loops run moments apart.
+    """
+    bodies: dict = {}
     out: dict[str, float | str] = {}
+    for name, make in MICRO.items():
+        try:
+            bodies[name] = make()
+            bodies[name](loops // 10)  # warm up
+        except Exception as exc:
+            out[name] = f"failed: {type(exc).__name__}: {exc}"[:160]
+    best = {name: float("inf") for name in bodies}
     with workloads.gc_paused():
-        for name, make in MICRO.items():
-            try:
-                body = make()
-                body(loops // 10)  # warm up
-                out[name] = min(_time_loop(body, loops) for _ in range(3))
-            except Exception as exc:
-                out[name] = f"failed: {type(exc).__name__}: {exc}"[:160]
-    return out
+        for _ in range(rounds):
+            for name, body in bodies.items():
+                best[name] = min(best[name], _time_loop(body, loops))
+    out.update(best)
+    return {name: out[name] for name in MICRO}
 
 
 # -- sittings ---------------------------------------------------------------------------------
