@@ -76,13 +76,20 @@ def is_immortal(obj: object) -> bool:
 def immortalize(objects) -> int:
     """Make each of ``objects`` immortal (see the module docstring); how many were changed.
 
-    Call it only on objects that live for the whole process, right after they
-    are created (at import), before other threads can hold them.
+    Call it only on objects that live for the whole process. Only the thread
+    that owns an object writes its local count, without atomics, so an object
+    owned by another thread is left alone while other threads run (writing its
+    count could lose an update of the owner's); the other threads' atomic
+    updates of the shared count cannot hurt an object made immortal.
     """
     if not ENABLED:
         return 0
     import ctypes
+    import threading
 
+    probe = object()  # owned by this thread: its ob_tid is our thread id
+    me = ctypes.c_size_t.from_address(id(probe) + _OFF_TID).value
+    alone = threading.active_count() == 1
     changed = 0
     for obj in objects:
         address = id(obj)
@@ -91,8 +98,11 @@ def immortalize(objects) -> int:
         local = ctypes.c_uint32.from_address(address + _OFF_REF_LOCAL)
         if local.value == _IMMORTAL_LOCAL:
             continue
+        tid = ctypes.c_size_t.from_address(address + _OFF_TID)
+        if tid.value not in (0, me) and not alone:
+            continue
         local.value = _IMMORTAL_LOCAL
         ctypes.c_ssize_t.from_address(address + _OFF_REF_SHARED).value = 0
-        ctypes.c_size_t.from_address(address + _OFF_TID).value = 0
+        tid.value = 0
         changed += 1
     return changed
