@@ -172,3 +172,26 @@ def test_enum_members_behave_as_before():
 def test_immortalize_refuses_nothing_it_does_not_know():
     """Off 3.13t it changes nothing; on 3.13t an object it already made immortal is skipped."""
     assert _immortal.immortalize([BUY]) == 0
+
+
+@pytest.mark.skipif(not ON_FREE_THREADED_313, reason="immortalised only on free-threaded CPython 3.13")
+def test_an_object_owned_by_another_running_thread_is_left_mortal():
+    made, done = threading.Event(), threading.Event()
+    box = {}
+
+    def owner():
+        box["obj"] = [1, 2, 3]  # owned by this thread
+        made.set()
+        done.wait(TIMEOUT)
+
+    thread = threading.Thread(target=owner)
+    thread.start()
+    try:
+        assert made.wait(TIMEOUT)
+        assert _immortal.immortalize([box["obj"]]) == 0
+        assert not _immortal.is_immortal(box["obj"])
+        mine = [4, 5]
+        assert _immortal.immortalize([mine]) == 1 and _immortal.is_immortal(mine)
+    finally:
+        done.set()
+        thread.join(TIMEOUT)
