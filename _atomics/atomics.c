@@ -16,6 +16,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
 
 #if ATOMIC_LLONG_LOCK_FREE != 2
 #error "freeorder._atomics needs always-lock-free 64-bit atomics"
@@ -491,31 +493,73 @@ static PyType_Spec aint_spec = {
 
 typedef struct {
     PyObject_HEAD
-    Py_ssize_t length;
+    /* Cells 0 .. length-1 are usable. Only grow() changes length, and only upwards,
+       within the reservation; relaxed loads of it suffice because every cell of the
+       reservation exists (zero-filled) from construction on: growing publishes no data. */
+    _Atomic Py_ssize_t length;
+    Py_ssize_t reserved;  /* cells backed by the allocation (== length unless reserve= was given) */
+    int mapped;           /* items came from mmap (a reservation), not PyMem_RawMalloc */
     atomic_i64 *items;
 } AtomicIntArrayObject;
+
+static inline Py_ssize_t
+aarr_length(AtomicIntArrayObject *a)
+{
+    return atomic_load_explicit(&a->length, memory_order_relaxed);
+}
 
 static PyObject *
 aarr_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"length", "fill", NULL};
-    PyObject *len_obj, *fill_obj = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:AtomicIntArray", kwlist, &len_obj, &fill_obj)) {
+    static char *kwlist[] = {"length", "fill", "reserve", NULL};
+    PyObject *len_obj, *fill_obj = NULL, *reserve_obj = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O$O:AtomicIntArray", kwlist, &len_obj, &fill_obj,
+                                     &reserve_obj)) {
         return NULL;
     }
-    int64_t length, fill = 0;
+    int64_t length, fill = 0, reserve;
     if (to_i64(len_obj, "length", &length) < 0) {
         return NULL;
     }
-    if (length < 0 || (uint64_t)length > (uint64_t)(PY_SSIZE_T_MAX / sizeof(atomic_i64))) {
+    const uint64_t max_cells = (uint64_t)(PY_SSIZE_T_MAX / sizeof(atomic_i64));
+    if (length < 0 || (uint64_t)length > max_cells) {
         PyErr_Format(PyExc_ValueError, "length=%lld must be >= 0 and fit in memory", (long long)length);
         return NULL;
     }
     if (fill_obj != NULL && to_i64(fill_obj, "fill", &fill) < 0) {
         return NULL;
     }
+    int mapped = 0;
+    reserve = length;
+    if (reserve_obj != NULL && reserve_obj != Py_None) {
+        if (to_i64(reserve_obj, "reserve", &reserve) < 0) {
+            return NULL;
+        }
+        if (reserve < length || (uint64_t)reserve > max_cells) {
+            PyErr_Format(PyExc_ValueError, "reserve=%lld must be >= length=%lld and fit in the address space",
+                         (long long)reserve, (long long)length);
+            return NULL;
+        }
+        if (fill != 0) {
+            PyErr_Format(PyExc_ValueError, "fill=%lld: a reserved array starts zero-filled (fill must be 0)",
+                         (long long)fill);
+            return NULL;
+        }
+        mapped = reserve > 0;
+    }
     atomic_i64 *items = NULL;
-    if (length > 0) {
+    if (mapped) {
+        /* Address space only: pages are committed (zero-filled) when first touched. */
+        void *mem = mmap(NULL, (size_t)reserve * sizeof(atomic_i64), PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (mem == MAP_FAILED) {
+            PyErr_Format(PyExc_MemoryError, "reserve=%lld: cannot reserve %lld bytes of address space",
+                         (long long)reserve, (long long)(reserve * (int64_t)sizeof(atomic_i64)));
+            return NULL;
+        }
+        items = mem;
+    }
+    else if (length > 0) {
         items = PyMem_RawMalloc((size_t)length * sizeof(atomic_i64));
         if (items == NULL) {
             return PyErr_NoMemory();
@@ -526,10 +570,17 @@ aarr_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     AtomicIntArrayObject *self = (AtomicIntArrayObject *)type->tp_alloc(type, 0);
     if (self == NULL) {
-        PyMem_RawFree(items);
+        if (mapped) {
+            munmap(items, (size_t)reserve * sizeof(atomic_i64));
+        }
+        else {
+            PyMem_RawFree(items);
+        }
         return NULL;
     }
-    self->length = (Py_ssize_t)length;
+    atomic_init(&self->length, (Py_ssize_t)length);
+    self->reserved = (Py_ssize_t)reserve;
+    self->mapped = mapped;
     self->items = items;
     /* Publish the initialised cells before the object can reach another thread. */
     atomic_thread_fence(memory_order_release);
@@ -541,7 +592,12 @@ aarr_dealloc(PyObject *self)
 {
     AtomicIntArrayObject *a = (AtomicIntArrayObject *)self;
     PyTypeObject *tp = Py_TYPE(self);
-    PyMem_RawFree(a->items);
+    if (a->mapped) {
+        munmap(a->items, (size_t)a->reserved * sizeof(atomic_i64));
+    }
+    else {
+        PyMem_RawFree(a->items);
+    }
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -549,13 +605,13 @@ aarr_dealloc(PyObject *self)
 static PyObject *
 aarr_repr(PyObject *self)
 {
-    return PyUnicode_FromFormat("AtomicIntArray(length=%zd)", ((AtomicIntArrayObject *)self)->length);
+    return PyUnicode_FromFormat("AtomicIntArray(length=%zd)", aarr_length((AtomicIntArrayObject *)self));
 }
 
 static Py_ssize_t
 aarr_len(PyObject *self)
 {
-    return ((AtomicIntArrayObject *)self)->length;
+    return aarr_length((AtomicIntArrayObject *)self);
 }
 
 /* Resolve an index argument to a cell; no negative indexes (they hide bugs). */
@@ -580,9 +636,10 @@ cell(AtomicIntArrayObject *a, PyObject *index)
             return NULL;
         }
     }
-    if (i < 0 || i >= a->length) {
+    Py_ssize_t length = aarr_length(a);
+    if (i < 0 || i >= length) {
         PyErr_Format(PyExc_IndexError, "index=%R out of range for AtomicIntArray of length %zd",
-                     index, a->length);
+                     index, length);
         return NULL;
     }
     return &a->items[i];
@@ -733,11 +790,12 @@ static PyObject *
 aarr_to_list(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     AtomicIntArrayObject *a = (AtomicIntArrayObject *)self;
-    PyObject *list = PyList_New(a->length);
+    Py_ssize_t length = aarr_length(a);
+    PyObject *list = PyList_New(length);
     if (list == NULL) {
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < a->length; i++) {
+    for (Py_ssize_t i = 0; i < length; i++) {
         PyObject *v = PyLong_FromLongLong(do_load(&a->items[i], ORD_ACQUIRE));
         if (v == NULL) {
             Py_DECREF(list);
@@ -748,6 +806,44 @@ aarr_to_list(PyObject *self, PyObject *Py_UNUSED(ignored))
     return list;
 }
 
+/* grow(length): one atomic fetch-max of the usable length, within the reservation. */
+static PyObject *
+aarr_grow(PyObject *self, PyObject *arg)
+{
+    AtomicIntArrayObject *a = (AtomicIntArrayObject *)self;
+    int64_t want;
+    if (to_i64(arg, "length", &want) < 0) {
+        return NULL;
+    }
+    if (want < 0 || want > a->reserved) {
+        PyErr_Format(PyExc_ValueError, "length=%lld is outside this array's reservation 0..%zd",
+                     (long long)want, a->reserved);
+        return NULL;
+    }
+    Py_ssize_t cur = aarr_length(a);
+    /* Relaxed is enough: the cells already exist (zero-filled); only the bound moves. */
+    while (cur < (Py_ssize_t)want &&
+           !atomic_compare_exchange_weak_explicit(&a->length, &cur, (Py_ssize_t)want,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+    }
+    return PyLong_FromSsize_t(cur > (Py_ssize_t)want ? cur : (Py_ssize_t)want);
+}
+
+static PyObject *
+aarr_get_reserved(PyObject *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromSsize_t(((AtomicIntArrayObject *)self)->reserved);
+}
+
+static PyGetSetDef aarr_getset[] = {
+    {"reserved", aarr_get_reserved, NULL, "Cells this array can grow to (its length unless reserve= was given).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyDoc_STRVAR(agrow_doc,
+             "grow(length) -> int\n\n"
+             "Raise the usable length to at least length (never lowers it), within the\n"
+             "reservation given at construction; new cells read 0. Returns the new length.");
 PyDoc_STRVAR(aload_doc, "load(index, order=SEQ_CST) -> int\n\nAtomically read cell index.");
 PyDoc_STRVAR(astore_doc, "store(index, value, order=SEQ_CST) -> None\n\nAtomically write cell index.");
 PyDoc_STRVAR(aswap_doc, "swap(index, value, order=SEQ_CST) -> int\n\nWrite cell index, return its previous value.");
@@ -772,19 +868,23 @@ static PyMethodDef aarr_methods[] = {
     {"fetch_or", (PyCFunction)(void (*)(void))aarr_fetch_or, FASTKW, afetch_doc},
     {"fetch_xor", (PyCFunction)(void (*)(void))aarr_fetch_xor, FASTKW, afetch_doc},
     {"to_list", aarr_to_list, METH_NOARGS, ato_list_doc},
+    {"grow", aarr_grow, METH_O, agrow_doc},
     {NULL, NULL, 0, NULL},
 };
 
 PyDoc_STRVAR(aarr_doc,
-             "AtomicIntArray(length, fill=0)\n\n"
-             "A fixed-length array of int64 cells, each updated atomically. Indexes are\n"
-             "0 <= index < length (no negative indexes).");
+             "AtomicIntArray(length, fill=0, *, reserve=None)\n\n"
+             "An array of int64 cells, each updated atomically. Indexes are\n"
+             "0 <= index < length (no negative indexes). With reserve=N (>= length,\n"
+             "fill 0) the array reserves address space for N cells, committed only when\n"
+             "touched, and grow() raises its length up to N without moving any cell.");
 
 static PyType_Slot aarr_slots[] = {
     {Py_tp_new, aarr_new},
     {Py_tp_dealloc, aarr_dealloc},
     {Py_tp_repr, aarr_repr},
     {Py_tp_methods, aarr_methods},
+    {Py_tp_getset, aarr_getset},
     {Py_sq_length, aarr_len},
     {Py_tp_doc, (void *)aarr_doc},
     {0, NULL},
@@ -796,6 +896,84 @@ static PyType_Spec aarr_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = aarr_slots,
 };
+
+/* ------------------------------------------------------------------------ */
+/* thread_index: a small per-thread number from C thread-local storage        */
+/*
+ * Invariant: at any instant the live threads that have called thread_index()
+ * hold pairwise different indexes, each the lowest one free when it asked.
+ * An index is claimed once per thread (a compare-exchange on its owner flag),
+ * cached in a C11 _Thread_local, and released by a pthread key destructor
+ * when the thread exits -- after the interpreter has finished with the thread
+ * (threading.local cleanup runs first), so a later thread that gets the same
+ * index never overlaps the earlier one. After fork() only the forking thread
+ * exists: the child keeps its index and frees every other.
+ */
+
+#define THREAD_INDEX_LIMIT 65536
+
+static atomic_uchar thread_owner[THREAD_INDEX_LIMIT];
+static _Thread_local Py_ssize_t thread_my_index = -1;
+static pthread_key_t thread_exit_key;
+static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
+static int thread_init_failed;
+
+static void
+thread_index_release(void *value)
+{
+    Py_ssize_t i = (Py_ssize_t)(intptr_t)value - 1;
+    /* Release: whatever this thread wrote happens-before the next owner's claim. */
+    atomic_store_explicit(&thread_owner[i], 0, memory_order_release);
+}
+
+static void
+thread_index_after_fork_child(void)
+{
+    for (Py_ssize_t i = 0; i < THREAD_INDEX_LIMIT; i++) {
+        atomic_store_explicit(&thread_owner[i], i == thread_my_index, memory_order_relaxed);
+    }
+}
+
+static void
+thread_index_init(void)
+{
+    if (pthread_key_create(&thread_exit_key, thread_index_release) != 0 ||
+        pthread_atfork(NULL, NULL, thread_index_after_fork_child) != 0) {
+        thread_init_failed = 1;
+    }
+}
+
+static PyObject *
+mod_thread_index(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    Py_ssize_t mine = thread_my_index;
+    if (mine >= 0) {
+        return PyLong_FromSsize_t(mine);
+    }
+    pthread_once(&thread_once, thread_index_init);
+    if (thread_init_failed) {
+        PyErr_SetString(PyExc_OSError, "thread_index: pthread_key_create/pthread_atfork failed");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < THREAD_INDEX_LIMIT; i++) {
+        unsigned char free_flag = 0;
+        /* Acquire: pairs with the release in thread_index_release of the previous owner. */
+        if (atomic_load_explicit(&thread_owner[i], memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(&thread_owner[i], &free_flag, 1,
+                                                    memory_order_acquire, memory_order_relaxed)) {
+            if (pthread_setspecific(thread_exit_key, (void *)(intptr_t)(i + 1)) != 0) {
+                atomic_store_explicit(&thread_owner[i], 0, memory_order_release);
+                PyErr_SetString(PyExc_OSError, "thread_index: pthread_setspecific failed");
+                return NULL;
+            }
+            thread_my_index = i;
+            return PyLong_FromSsize_t(i);
+        }
+    }
+    PyErr_Format(PyExc_RuntimeError, "thread_index: more than %d threads are alive at once",
+                 THREAD_INDEX_LIMIT);
+    return NULL;
+}
 
 /* ------------------------------------------------------------------------ */
 /* module                                                                    */
@@ -820,6 +998,9 @@ mod_fence(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *k
 static PyMethodDef module_methods[] = {
     {"fence", (PyCFunction)(void (*)(void))mod_fence, FASTKW,
      "fence(order=SEQ_CST) -> None\n\nA C11 atomic_thread_fence."},
+    {"thread_index", mod_thread_index, METH_NOARGS,
+     "thread_index() -> int\n\nThis thread's index: the lowest number not held by another live thread,\n"
+     "the same on every call from this thread, given back when the thread exits."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -844,7 +1025,8 @@ module_exec(PyObject *m)
         }
     }
     if (PyModule_AddIntConstant(m, "INT64_MIN", INT64_MIN) < 0 ||
-        PyModule_AddIntConstant(m, "INT64_MAX", INT64_MAX) < 0) {
+        PyModule_AddIntConstant(m, "INT64_MAX", INT64_MAX) < 0 ||
+        PyModule_AddIntConstant(m, "THREAD_INDEX_LIMIT", THREAD_INDEX_LIMIT) < 0) {
         return -1;
     }
     return 0;

@@ -25,7 +25,7 @@ ENGINE_SYMBOLS = ("AAA", "BBB")
 
 
 def _stack(reclaimer):
-    s = TreiberStack(capacity=1 << 16, reclaimer=make_reclaimer(reclaimer), sanitize=True)
+    s = TreiberStack(max_capacity=1 << 16, reclaimer=make_reclaimer(reclaimer), sanitize=True)
 
     def op(h, thread, rng, k):
         if rng.random() < 0.5:
@@ -37,7 +37,7 @@ def _stack(reclaimer):
 
 
 def _queue(reclaimer):
-    q = MSQueue(capacity=1 << 16, reclaimer=make_reclaimer(reclaimer), sanitize=True)
+    q = MSQueue(max_capacity=1 << 16, reclaimer=make_reclaimer(reclaimer), sanitize=True)
 
     def op(h, thread, rng, k):
         if rng.random() < 0.5:
@@ -61,7 +61,7 @@ def _seqlock(reclaimer):
 
 
 def _skiplist(reclaimer):
-    m = SkipListMap(capacity=1 << 16, reclaimer=make_reclaimer(reclaimer), sanitize=True)
+    m = SkipListMap(max_capacity=1 << 16, reclaimer=make_reclaimer(reclaimer), sanitize=True)
 
     def op(h, thread, rng, k):
         key, roll = rng.randrange(32), rng.random()
@@ -78,7 +78,7 @@ def _skiplist(reclaimer):
 
 
 def _order_index(reclaimer):
-    index = OrderIndex(capacity=1 << 16, reclaimer=make_reclaimer(reclaimer), sanitize=True)
+    index = OrderIndex(max_capacity=1 << 16, reclaimer=make_reclaimer(reclaimer), sanitize=True)
 
     def op(h, thread, rng, k):
         key, roll = rng.randrange(1, 33), rng.random()

@@ -60,7 +60,7 @@ class _PutTake:
         self.threads = threads
         self.reclaimer = make_reclaimer(reclaimer)
         self.structure = self.structure_class(
-            capacity=CAPACITY[reclaimer], reclaimer=self.reclaimer, sanitize=sanitize
+            max_capacity=CAPACITY[reclaimer], reclaimer=self.reclaimer, sanitize=sanitize
         )
         self.produced = [0] * threads
         self.taken = Taken(threads)
@@ -225,7 +225,7 @@ class _KeyedWorkload:
 class SkipListWorkload(_KeyedWorkload):
     @staticmethod
     def make(capacity, reclaimer, sanitize):
-        return SkipListMap(capacity=capacity, reclaimer=reclaimer, sanitize=sanitize)
+        return SkipListMap(max_capacity=capacity, reclaimer=reclaimer, sanitize=sanitize)
 
     def insert(self, key, value) -> bool:
         # insert-if-absent, so a successful insert is exactly one new key
@@ -237,7 +237,7 @@ class OrderIndexWorkload(_KeyedWorkload):
 
     @staticmethod
     def make(capacity, reclaimer, sanitize):
-        return OrderIndex(capacity=capacity, reclaimer=reclaimer, sanitize=sanitize)
+        return OrderIndex(max_capacity=capacity, reclaimer=reclaimer, sanitize=sanitize)
 
     def insert(self, key, value) -> bool:
         return self.structure.insert(key, value)

@@ -299,3 +299,88 @@ def test_fence_accepts_every_order(backend):
         backend.fence(order)
     with pytest.raises(ValueError):
         backend.fence(9)
+
+
+# ---- reserved arrays that grow -------------------------------------------------
+
+
+def test_reserved_array_grows_in_place(backend):
+    a = backend.AtomicIntArray(2, reserve=1000)
+    assert len(a) == 2 and a.reserved == 1000
+    a.store(1, 41)
+    with pytest.raises(IndexError):
+        a.load(2)
+    assert a.grow(500) == 500
+    assert len(a) == 500
+    assert a.load(1) == 41 and a.load(2) == 0 and a.load(499) == 0
+    a.store(499, -7)
+    assert a.grow(10) == 500, "grow never shrinks"
+    assert a.load(499) == -7
+    assert a.grow(1000) == 1000
+
+
+def test_reserved_array_misuse_raises(backend):
+    with pytest.raises(ValueError, match="reserve"):
+        backend.AtomicIntArray(10, reserve=5)
+    with pytest.raises(ValueError, match="fill"):
+        backend.AtomicIntArray(10, 3, reserve=20)
+    a = backend.AtomicIntArray(1, reserve=8)
+    with pytest.raises(ValueError, match="reservation"):
+        a.grow(9)
+    with pytest.raises(ValueError, match="reservation"):
+        a.grow(-1)
+    with pytest.raises(TypeError):
+        a.grow(2.0)
+    assert len(a) == 1
+
+
+def test_unreserved_array_cannot_grow(backend):
+    a = backend.AtomicIntArray(4, 5)
+    assert a.reserved == 4
+    assert a.grow(4) == 4
+    with pytest.raises(ValueError, match="reservation"):
+        a.grow(5)
+
+
+# ---- thread index ----------------------------------------------------------------
+
+
+@pytest.mark.thread_unsafe(reason="starts its own threads")
+def test_thread_index_is_stable_and_distinct_among_live_threads(backend):
+    import threading
+
+    mine = backend.thread_index()
+    assert isinstance(mine, int) and mine >= 0
+    assert backend.thread_index() == mine
+    seen, ready, done = [], threading.Barrier(5), threading.Event()
+
+    def worker():
+        first = backend.thread_index()
+        ready.wait(10)             # all alive at once
+        seen.append((first, backend.thread_index()))
+        done.wait(10)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    ready.wait(10)
+    done.set()
+    for t in threads:
+        t.join(10)
+    assert all(a == b for a, b in seen), "an index changed within one thread"
+    indexes = {a for a, _ in seen} | {mine}
+    assert len(indexes) == 5, "two live threads shared an index"
+
+
+@pytest.mark.thread_unsafe(reason="starts its own threads")
+def test_thread_index_is_given_back_when_a_thread_exits(backend):
+    import threading
+    import time
+
+    used = []
+    for _ in range(40):
+        t = threading.Thread(target=lambda: used.append(backend.thread_index()))
+        t.start()
+        t.join(10)
+        time.sleep(0.002)          # the index is released as the OS thread ends, just after join
+    assert len(set(used)) <= 4, f"indexes were not reused: {sorted(set(used))}"

@@ -12,6 +12,7 @@ from freeorder.reclaim import (
     NoReclaim,
     TooManyThreads,
     UseAfterReclaim,
+    key_of,
     make_reclaimer,
 )
 
@@ -20,10 +21,17 @@ pytestmark = pytest.mark.thread_unsafe(reason="starts threads / relies on per-th
 RECLAIMERS = ["epoch", "hazard", "none"]
 
 
+def retire(guard, arena, ref):
+    """What a structure does when it unlinks a slot: mark it (sanitizer), hand it over."""
+    if arena.sanitize:
+        arena.mark_retired(ref)
+    guard.retire(arena.free, ref, key_of(ref))
+
+
 def retire_all(reclaimer, arena, refs):
     with reclaimer.pin() as guard:
         for ref in refs:
-            guard.retire(arena, ref)
+            retire(guard, arena, ref)
 
 
 class EagerReclaimer:
@@ -44,13 +52,14 @@ class EagerReclaimer:
         def protect(self, hazard, array, index):
             return array.load(index)
 
-        def retire(self, arena, ref):
-            if arena.sanitize:
-                arena.mark_retired(ref)
-            arena.free(ref)
+        def retire(self, free, ref, key):
+            free(ref)
 
     def pin(self):
         return self._Guard()
+
+    def help(self):
+        return 0
 
 
 def in_thread(fn):
@@ -229,9 +238,9 @@ def test_sanitizer_catches_double_retire(name):
     arena = Arena(4, sanitize=True)
     ref = arena.alloc()
     with reclaimer.pin() as guard:
-        guard.retire(arena, ref)
+        retire(guard, arena, ref)
         with pytest.raises(DoubleRetire):
-            guard.retire(arena, ref)
+            retire(guard, arena, ref)
     assert arena.violations
 
 
@@ -250,7 +259,7 @@ def test_sanitizer_poisons_freed_slots():
 def broken_reader_scenario(reclaimer):
     """A reader pins and protects the stack's head; another thread pops and retires it;
     the reader then dereferences its reference. Returns the reader's error, if any."""
-    stack = TreiberStack(capacity=8, reclaimer=reclaimer, sanitize=True)
+    stack = TreiberStack(max_capacity=8, reclaimer=reclaimer, sanitize=True)
     stack.push("a")
     stack.push("b")
     protected, popped = threading.Event(), threading.Event()

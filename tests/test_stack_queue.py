@@ -30,7 +30,7 @@ def reclaimer_for(name):
 @settings(max_examples=40, deadline=None)
 @given(ops=ops)
 def test_stack_matches_a_list(name, ops):
-    stack = TreiberStack(capacity=256, reclaimer=reclaimer_for(name), sanitize=True)
+    stack = TreiberStack(max_capacity=256, reclaimer=reclaimer_for(name), sanitize=True)
     model = []
     for op in ops:
         if op[0] == "put":
@@ -50,7 +50,7 @@ def test_stack_matches_a_list(name, ops):
 @settings(max_examples=40, deadline=None)
 @given(ops=ops)
 def test_queue_matches_a_deque(name, ops):
-    queue = MSQueue(capacity=256, reclaimer=reclaimer_for(name), sanitize=True)
+    queue = MSQueue(max_capacity=256, reclaimer=reclaimer_for(name), sanitize=True)
     model = collections.deque()
     for op in ops:
         if op[0] == "put":
@@ -67,7 +67,7 @@ def test_queue_matches_a_deque(name, ops):
 
 @pytest.mark.parametrize("cls", [TreiberStack, MSQueue])
 def test_empty_structures_raise_index_error(cls):
-    s = cls(capacity=4)
+    s = cls(max_capacity=4)
     take = s.pop if cls is TreiberStack else s.dequeue
     with pytest.raises(IndexError, match="empty"):
         take()
@@ -79,8 +79,8 @@ def test_empty_structures_raise_index_error(cls):
 @pytest.mark.parametrize("name", ["epoch", "hazard"])
 def test_slots_are_reused_so_a_small_arena_runs_forever(name):
     reclaimer = reclaimer_for(name)
-    stack = TreiberStack(capacity=16, reclaimer=reclaimer, sanitize=True)
-    queue = MSQueue(capacity=16, reclaimer=reclaimer, sanitize=True)
+    stack = TreiberStack(max_capacity=16, reclaimer=reclaimer, sanitize=True)
+    queue = MSQueue(max_capacity=16, reclaimer=reclaimer, sanitize=True)
     for i in range(2_000):
         stack.push(i)
         queue.enqueue(i)
@@ -91,7 +91,7 @@ def test_slots_are_reused_so_a_small_arena_runs_forever(name):
 
 
 def test_no_reclaim_exhausts_with_a_clear_error():
-    stack = TreiberStack(capacity=8, reclaimer=make_reclaimer("none"))
+    stack = TreiberStack(max_capacity=8, reclaimer=make_reclaimer("none"))
     with pytest.raises(ArenaExhausted, match="8 slots"):
         for i in range(100):
             stack.push(i)
@@ -99,7 +99,7 @@ def test_no_reclaim_exhausts_with_a_clear_error():
 
 
 def test_exhaustion_leaves_the_structure_unchanged():
-    queue = MSQueue(capacity=2)
+    queue = MSQueue(max_capacity=2)
     queue.enqueue(1)
     queue.enqueue(2)
     with pytest.raises(ArenaExhausted):
@@ -115,7 +115,7 @@ PER_PRODUCER = 3_000
 
 def produce_consume(name, make, put, take):
     """4 producers put (p, seq) items, 4 consumers take until all are taken."""
-    s = make(capacity=PRODUCERS * PER_PRODUCER + 1, reclaimer=reclaimer_for(name), sanitize=True)
+    s = make(max_capacity=PRODUCERS * PER_PRODUCER + 1, reclaimer=reclaimer_for(name), sanitize=True)
     put, take = getattr(s, put), getattr(s, take)
     taken = [[] for _ in range(CONSUMERS)]
     remaining = [PRODUCERS * PER_PRODUCER]
@@ -174,7 +174,7 @@ def test_queue_delivers_every_item_once_in_per_producer_fifo_order(name):
 @pytest.mark.parametrize("cls,put,take", [(TreiberStack, "push", "pop"), (MSQueue, "enqueue", "dequeue")])
 @pytest.mark.parametrize("name", RECLAIMERS)
 def test_take_from_nearly_empty_under_contention(cls, put, take, name):
-    s = cls(capacity=256, reclaimer=reclaimer_for(name), sanitize=True)
+    s = cls(max_capacity=256, reclaimer=reclaimer_for(name), sanitize=True)
     for i in range(100):
         getattr(s, put)(i)
     got = [[] for _ in range(8)]

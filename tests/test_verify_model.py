@@ -584,3 +584,18 @@ def test_schedule_strings_round_trip():
     assert decode_schedule("") == []
     with pytest.raises(verify.ModelError):
         decode_schedule("1.y")
+
+
+def test_model_thread_index_is_the_model_thread_id():
+    """The model twin of ``thread_index``: deterministic per model thread, so replays agree."""
+    from freeorder import atomic
+
+    def body():
+        backend = atomic.current_backend()
+        got = [backend.thread_index()]
+        others = [verify.spawn(backend.thread_index) for _ in range(2)]
+        got += [t.join() for t in others]
+        assert got == [0, 1, 2]
+
+    with atomic.use_backend("model"):
+        verify.model(body)

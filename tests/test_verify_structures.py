@@ -34,7 +34,7 @@ def spawn(rec, fn):
 def stack_body(name):
     def body():
         rec = reclaimer(name)
-        s = TreiberStack(capacity=8, reclaimer=rec, sanitize=True)
+        s = TreiberStack(max_capacity=8, reclaimer=rec, sanitize=True)
         s.push(1)
         s.push(2)
         pusher = spawn(rec, lambda: s.push(3))
@@ -53,7 +53,7 @@ def stack_body(name):
 def queue_body(name):
     def body():
         rec = reclaimer(name)
-        q = MSQueue(capacity=8, reclaimer=rec, sanitize=True)
+        q = MSQueue(max_capacity=8, reclaimer=rec, sanitize=True)
         q.enqueue(1)
         producer = spawn(rec, lambda: (q.enqueue(2), q.enqueue(3)))
         consumer = spawn(rec, lambda: [q.dequeue(None) for _ in range(2)])
@@ -113,7 +113,7 @@ def test_seqlock_every_schedule(make):
 def small_stack_body(name):
     def body():
         rec = reclaimer(name)
-        s = TreiberStack(capacity=8, reclaimer=rec, sanitize=True)
+        s = TreiberStack(max_capacity=8, reclaimer=rec, sanitize=True)
         s.push(1)
         pusher = spawn(rec, lambda: s.push(2))
         popper = spawn(rec, lambda: s.pop(None))
@@ -158,7 +158,7 @@ def test_the_checker_sees_a_broken_treiber_pop():
 
     def body():
         rec = reclaimer("epoch")
-        s = Broken(capacity=8, reclaimer=rec, sanitize=True)
+        s = Broken(max_capacity=8, reclaimer=rec, sanitize=True)
         s.push(1)
         t = spawn(rec, lambda: s.pop(None))
         assert t.join() == 1

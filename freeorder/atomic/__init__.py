@@ -5,7 +5,11 @@ fixed array of them. Both offer ``load``, ``store``, ``swap``,
 ``compare_exchange`` (strong, or ``weak=True``; it returns the value it
 witnessed, so success is ``result == expected``), ``compare_exchange_weak`` and
 ``fetch_add/sub/and/or/xor``, each with an ``order=`` (a ``MemoryOrder``;
-SEQ_CST by default) validated as C11 does.
+SEQ_CST by default) validated as C11 does. ``AtomicIntArray(n, reserve=m)``
+reserves address space for ``m`` cells and ``grow(k)`` raises its length
+without moving a cell. ``thread_index()`` is this thread's small index (C
+thread-local storage; given back at thread exit): the key per-thread records
+are looked up by.
 
 Backends, chosen by ``FREEORDER_ATOMIC_BACKEND``:
   - ``native`` (default): the C extension, no GIL needed, no Python lock;
@@ -58,14 +62,23 @@ def AtomicInt(value: int = 0):
     return current_backend().AtomicInt(value)
 
 
-def AtomicIntArray(length: int, fill: int = 0):
-    """A new array of ``length`` int64 atomic cells from the live backend."""
-    return current_backend().AtomicIntArray(length, fill)
+def AtomicIntArray(length: int, fill: int = 0, *, reserve: int | None = None):
+    """A new array of ``length`` int64 atomic cells from the live backend (``reserve``: see ``grow``)."""
+    if reserve is None:
+        return current_backend().AtomicIntArray(length, fill)
+    return current_backend().AtomicIntArray(length, fill, reserve=reserve)
 
 
 def fence(order: MemoryOrder = SEQ_CST) -> None:
     """A C11 ``atomic_thread_fence``."""
     current_backend().fence(order)
+
+
+def thread_index() -> int:
+    """This thread's small index from the live backend: the same on every call from one
+    thread, different from every other live thread's, given back when the thread exits.
+    Hot paths bind ``current_backend().thread_index`` once instead of calling this."""
+    return current_backend().thread_index()
 
 
 def backend_name() -> str:
@@ -93,5 +106,6 @@ __all__ = [
     "load_backend",
     "register_backend",
     "set_backend",
+    "thread_index",
     "use_backend",
 ]

@@ -77,3 +77,23 @@ def as_index(index: object, length: int) -> int:
 def wrap64(v: int) -> int:
     """Two's-complement wrap to int64, as C11 atomic arithmetic does."""
     return ((v - INT64_MIN) % 2**64) + INT64_MIN
+
+
+def check_reserve(length: int, fill: int, reserve: object) -> int:
+    """Validate ``reserve=`` of an AtomicIntArray; returns the cells it may grow to."""
+    if reserve is None:
+        return length
+    r = as_int64(reserve, "reserve")
+    if r < length:
+        raise ValueError(f"reserve={r} must be >= length={length} and fit in the address space")
+    if fill != 0:
+        raise ValueError(f"fill={fill}: a reserved array starts zero-filled (fill must be 0)")
+    return r
+
+
+def check_grow(length: object, reserved: int) -> int:
+    """Validate the argument of ``AtomicIntArray.grow``."""
+    n = as_int64(length, "length")
+    if not 0 <= n <= reserved:
+        raise ValueError(f"length={n} is outside this array's reservation 0..{reserved}")
+    return n

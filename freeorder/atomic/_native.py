@@ -20,4 +20,5 @@ def load() -> types.SimpleNamespace:
         AtomicInt=_atomics.AtomicInt,
         AtomicIntArray=_atomics.AtomicIntArray,
         fence=_atomics.fence,
+        thread_index=_atomics.thread_index,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sysconfig
 import types
 
-from ._checks import as_index, as_int64, as_order, cas_orders, wrap64
+from ._checks import as_index, as_int64, as_order, cas_orders, check_grow, check_reserve, wrap64
 from ._orders import SEQ_CST
 from ._registry import BackendUnavailable
 
@@ -86,14 +86,22 @@ def _make_types(atomics):
     class AtomicIntArray:
         """AtomicIntArray over a list of ``atomics`` int64 cells."""
 
-        __slots__ = ("_cells",)
+        __slots__ = ("_cells", "reserved")
 
-        def __init__(self, length, fill=0):
+        def __init__(self, length, fill=0, *, reserve=None):
             n = as_int64(length, "length")
             if n < 0:
                 raise ValueError(f"length={length!r} must be >= 0 and fit in memory")
             f = as_int64(fill, "fill")
+            self.reserved = check_reserve(n, f, reserve)
             self._cells = [AtomicInt(f) for _ in range(n)]
+
+        def grow(self, length):
+            n = check_grow(length, self.reserved)
+            cells = self._cells
+            if len(cells) < n:  # the GIL (this backend runs only on GIL builds) makes this one step
+                cells.extend(AtomicInt(0) for _ in range(n - len(cells)))
+            return len(cells)
 
         def __len__(self) -> int:
             return len(self._cells)
@@ -156,6 +164,9 @@ def load() -> types.SimpleNamespace:
         as_order(order, "rmw")
         _cell(atomics, 0).fetch_add(0)  # a SEQ_CST read-modify-write orders like a full fence
 
+    from freeorder import _atomics  # the thread index is not a memory operation: the native one serves
+
     return types.SimpleNamespace(
-        name="atomics", AtomicInt=atomic_int, AtomicIntArray=atomic_int_array, fence=fence
+        name="atomics", AtomicInt=atomic_int, AtomicIntArray=atomic_int_array, fence=fence,
+        thread_index=_atomics.thread_index,
     )

@@ -7,21 +7,28 @@ advances no thread that could have read the slot before it was unlinked is
 still pinned.
 
     collector = EpochCollector()
-    with collector.pin() as guard:          # pin() pins; leaving the block unpins
-        ref = guard.protect(0, head, 0)     # an acquire of a shared reference
+    guard = collector.pin()                     # or: with collector.pin() as guard:
+    try:
+        ref = guard.protect(0, head, 0)         # a plain load: the pin protects every load
         ...
-        guard.retire(arena, ref)            # the slot returns to the arena later
-        guard.defer(callback)               # any deferred cleanup
+        guard.retire(arena.free, ref, ref)      # arena.free(ref) runs two epochs later
+        guard.defer(callback)                   # any deferred cleanup
+    finally:
+        guard.unpin()
 
-Hot paths skip the ``with`` statement (costly on 3.13t) and write
-``guard = collector.pin()`` … ``finally: guard.unpin()``.
+Cost of ``pin`` + ``unpin`` (the hot path): one thread lookup
+(``thread_index()`` and a list subscript), three atomic calls (load the
+global epoch, publish the local epoch, clear it) and no Python-level call;
+advancing the epoch and collecting garbage run every ``advance_every`` pins
+and when a bag fills (amortised).
 
 Threads register lazily on first ``pin`` and deregister when they exit; a
-thread that exits while pinned (or with a non-empty bag) is unpinned by its
-exit hook and its bags go to a shared orphan queue that other threads
+thread that exits while pinned (or with garbage in its bags) is unpinned by
+its exit hook and its bags go to a shared orphan queue that other threads
 collect, so it does not stall reclamation. A thread that stays *alive* and
 pinned forever does stall it (the known limit of epochs; the hazard registry
-bounds garbage instead).
+bounds garbage instead). An arena that runs out of free slots calls
+``help()`` before it grows.
 """
 
 from __future__ import annotations
@@ -29,45 +36,39 @@ from __future__ import annotations
 import collections
 
 from freeorder import atomic
-from freeorder.atomic import RELAXED, RELEASE, SEQ_CST
 
 from .registry import ThreadRegistry
 
+_RELAXED, _RELEASE = int(atomic.RELAXED), int(atomic.RELEASE)
 _NO_ARG = object()
 
 
 class EpochGuard:
-    """One thread's pin state and garbage bags; re-entrant (nested pins are cheap)."""
+    """One thread's pin state and garbage bags; re-entrant (nested pins only count)."""
 
-    __slots__ = ("_collector", "_index", "_locals", "_global", "_depth", "_bag", "_sealed", "_pins")
+    __slots__ = ("_collector", "_index", "_depth", "_bag", "_sealed", "_countdown", "retired", "reclaimed")
 
     def __init__(self, collector: "EpochCollector", index: int):
         self._collector = collector
         self._index = index
-        self._locals = collector._locals
-        self._global = collector._global
         self._depth = 0
         self._bag: list = []
         self._sealed: collections.deque = collections.deque()
-        self._pins = 0
+        self._countdown = collector.advance_every
+        self.retired = 0      # counted by this thread only: no shared counter on the hot path
+        self.reclaimed = 0
 
-    def _pin(self) -> "EpochGuard":
-        """Pin: publish the current global epoch as this thread's (the linearization of pin)."""
-        if self._depth == 0:
-            # A SEQ_CST read-modify-write: the pin is ordered before every later load.
-            self._locals.swap(self._index, (self._global.load() << 1) | 1)
-            self._pins += 1
-            if self._pins % self._collector.advance_every == 0:
-                self._collector.try_advance()
-                self._collect()
-        self._depth += 1
-        return self
+    def pin(self) -> "EpochGuard":
+        """Pin this (already looked-up) guard again; see ``EpochCollector.pin``."""
+        return self._collector._pin_guard(self)
 
     def unpin(self) -> None:
         """Leave one pin; the outermost unpin clears this thread's epoch word."""
-        self._depth -= 1
-        if self._depth == 0:
-            self._locals.store(self._index, 0, RELEASE)
+        depth = self._depth - 1
+        self._depth = depth
+        if not depth:
+            # RELEASE: every read made while pinned happens-before a collector that sees us unpinned
+            self._collector._locals.store(self._index, 0, _RELEASE)
 
     def __enter__(self) -> "EpochGuard":
         return self
@@ -83,36 +84,43 @@ class EpochGuard:
         """Load a shared reference; under an epoch pin every load is protected."""
         return array.load(index)
 
-    def retire(self, arena, ref: int) -> None:
-        """Hand an unlinked slot to the collector; it is freed two epochs later."""
-        if arena.sanitize:
-            arena.mark_retired(ref)
-        self._collector._retired.fetch_add(1, RELAXED)
-        self._push((arena.free, ref))
-
-    def defer(self, fn, arg=_NO_ARG) -> None:
-        """Run ``fn()`` (or ``fn(arg)``) once no pinned thread can still see what it frees."""
-        self._push((fn, arg))
-
-    def _push(self, item) -> None:
+    def retire(self, free, ref: int, key: int) -> None:
+        """Hand over an unlinked slot: ``free(ref)`` runs two epochs later (``key`` is unused here)."""
+        self.retired += 1
         bag = self._bag
-        bag.append(item)
+        bag.append((free, ref))
         if len(bag) >= self._collector.bag_size:
             self._seal()
             self._collect()
 
+    def defer(self, fn, arg=_NO_ARG) -> None:
+        """Run ``fn()`` (or ``fn(arg)``) once no pinned thread can still see what it frees."""
+        bag = self._bag
+        bag.append((fn, arg))
+        if len(bag) >= self._collector.bag_size:
+            self._seal()
+            self._collect()
+
+    def _maintain(self) -> None:
+        """Every ``advance_every`` pins: try to advance the epoch, then collect."""
+        self._countdown = self._collector.advance_every
+        self._collector.try_advance()
+        self._collect()
+
     def _seal(self) -> None:
         if self._bag:
-            self._sealed.append((self._global.load(), self._bag))
+            # RELAXED: the epoch only labels the bag; the SEQ_CST pin and the advance's fence order the rest
+            self._sealed.append((self._collector._global.load(_RELAXED), self._bag))
             self._bag = []
 
     def _collect(self) -> int:
         """Free this thread's bags (and orphans) that are two epochs old."""
-        now = self._global.load()
+        collector = self._collector
+        now = collector._global.load()
         freed = _run_ready(self._sealed, now)
-        freed += self._collector._collect_orphans(now)
-        if freed:
-            self._collector._reclaimed.fetch_add(freed, RELAXED)
+        if collector._orphans:
+            freed += collector._collect_orphans(now)
+        self.reclaimed += freed
         return freed
 
 
@@ -135,25 +143,64 @@ class EpochCollector:
 
     name = "epoch"
 
-    def __init__(self, max_threads: int = 256, bag_size: int = 64, advance_every: int = 64):
+    def __init__(self, max_threads: int = 256, bag_size: int = 32, advance_every: int = 32):
+        for option, value in (("bag_size", bag_size), ("advance_every", advance_every)):
+            if type(value) is not int or value < 1:
+                raise ValueError(f"{option}={value!r} must be an int >= 1")
         self.bag_size = bag_size
         self.advance_every = advance_every
         self._global = atomic.AtomicInt(0)
         # (epoch << 1) | 1 while the thread is pinned, 0 while not.
         self._locals = atomic.AtomicIntArray(max_threads)
-        self._retired = atomic.AtomicInt()
+        self._retired = atomic.AtomicInt()      # totals of threads that have exited
         self._reclaimed = atomic.AtomicInt()
         self._orphans: collections.deque = collections.deque()
         self._registry = ThreadRegistry(max_threads, lambda i: EpochGuard(self, i), self._release)
-        self._local = self._registry.local
+        self._by_thread = self._registry.by_thread
+        self._thread_index = self._registry.thread_index
 
     def pin(self) -> EpochGuard:
-        """Pin this thread and return its guard (``with collector.pin() as guard:``)."""
+        """Pin this thread and return its guard (``with collector.pin() as guard:``).
+
+        Linearization of the pin: the SEQ_CST swap publishing this thread's epoch.
+        """
         try:
-            guard = self._local.state
-        except AttributeError:
-            guard = self._registry.current().state
-        return guard._pin()
+            guard = self._by_thread[self._thread_index()]
+            depth = guard._depth               # AttributeError: this thread is not registered
+        except (IndexError, AttributeError):
+            guard = self._registry.current()
+            depth = guard._depth
+        if depth:
+            guard._depth = depth + 1
+            return guard
+        guard._depth = 1
+        # RELAXED load: a stale global epoch only makes this pin older, which is safe (it holds
+        # back reclamation a little longer); the SEQ_CST swap orders the pin before every later
+        # load of a shared reference (the store-load fence crossbeam takes here).
+        self._locals.swap(guard._index, (self._global.load(_RELAXED) << 1) | 1)
+        countdown = guard._countdown - 1
+        guard._countdown = countdown
+        if not countdown:
+            guard._maintain()
+        return guard
+
+    def _pin_guard(self, guard: EpochGuard) -> EpochGuard:
+        if guard._depth:
+            guard._depth += 1
+            return guard
+        guard._depth = 1
+        self._locals.swap(guard._index, (self._global.load(_RELAXED) << 1) | 1)  # as in pin()
+        return guard
+
+    def local(self) -> EpochGuard:
+        """This thread's guard, unpinned unless it is pinned already (``guard.pin()`` pins it)."""
+        try:
+            guard = self._by_thread[self._thread_index()]
+            if guard is not None:
+                return guard
+        except IndexError:
+            pass
+        return self._registry.current()
 
     @property
     def epoch(self) -> int:
@@ -162,13 +209,19 @@ class EpochCollector:
     def try_advance(self) -> bool:
         """Advance the global epoch if every pinned thread has seen it."""
         now = self._global.load()
-        atomic.fence(SEQ_CST)
+        # SEQ_CST fence: pairs with each pin's SEQ_CST swap, so a thread pinned before this
+        # scan is seen pinned, and one pinning after it reads the advanced epoch or newer.
+        atomic.fence()
         load = self._locals.load
         for i in range(self._registry.high):
             word = load(i)
             if word & 1 and word >> 1 != now:
                 return False
         return self._global.compare_exchange(now, now + 1) == now
+
+    def help(self) -> int:
+        """Free what can be freed now (an allocator out of free slots calls this); returns slots freed."""
+        return self.flush()
 
     def _collect_orphans(self, now: int) -> int:
         orphans = self._orphans
@@ -179,27 +232,28 @@ class EpochCollector:
             except IndexError:
                 break
             if epoch + 2 <= now:
-                ready: collections.deque = collections.deque([(epoch, bag)])
-                freed += _run_ready(ready, now)
+                freed += _run_ready(collections.deque([(epoch, bag)]), now)
             else:
                 orphans.append((epoch, bag))
         return freed
 
     def _release(self, index: int, guard: EpochGuard) -> None:
         """Thread exit: unpin and hand the thread's garbage to the orphan queue."""
-        self._locals.store(index, 0, RELEASE)
+        self._locals.store(index, 0, _RELEASE)  # as unpin
         guard._depth = 0
         guard._seal()
         while guard._sealed:
             self._orphans.append(guard._sealed.popleft())
+        self._retired.fetch_add(guard.retired, _RELAXED)      # statistics only
+        self._reclaimed.fetch_add(guard.reclaimed, _RELAXED)
+        guard.retired = guard.reclaimed = 0
 
     def flush(self) -> int:
         """Seal this thread's bag and advance/collect as far as possible; returns slots freed.
 
         With no other thread pinned this frees everything retired so far.
         """
-        guard = self.pin()
-        guard.unpin()
+        guard = self.local()
         guard._seal()
         freed = 0
         for _ in range(3):
@@ -212,5 +266,8 @@ class EpochCollector:
         self._registry.release_current()
 
     def stats(self) -> dict[str, int]:
-        retired, reclaimed = self._retired.load(), self._reclaimed.load()
+        """Retired/reclaimed totals (exact at rest; approximate while threads run)."""
+        guards = self._registry.states()
+        retired = self._retired.load() + sum(g.retired for g in guards)
+        reclaimed = self._reclaimed.load() + sum(g.reclaimed for g in guards)
         return {"epoch": self.epoch, "retired": retired, "reclaimed": reclaimed, "pending": retired - reclaimed}

@@ -1,24 +1,25 @@
 """NoReclaim: the baseline that never reuses a retired slot.
 
 Every guard operation is as cheap as it can be; retired slots are counted
-(and marked retired for the sanitizer) but never freed, so an arena under
-NoReclaim eventually runs out. Deferred callbacks never run.
+but never freed, so an arena under NoReclaim grows until its
+``max_capacity``. Deferred callbacks never run.
 """
 
 from __future__ import annotations
 
-import threading
-
 from freeorder import atomic
-from freeorder.atomic import RELAXED
 
 
 class NoReclaimGuard:
-    __slots__ = ("_retired", "_depth")
+    __slots__ = ("_depth", "retired")
 
-    def __init__(self, retired):
-        self._retired = retired
+    def __init__(self):
         self._depth = 0
+        self.retired = 0
+
+    def pin(self) -> "NoReclaimGuard":
+        self._depth += 1
+        return self
 
     def __enter__(self) -> "NoReclaimGuard":
         return self
@@ -36,10 +37,9 @@ class NoReclaimGuard:
     def protect(self, hazard: int, array, index: int) -> int:
         return array.load(index)
 
-    def retire(self, arena, ref: int) -> None:
-        if arena.sanitize:
-            arena.mark_retired(ref)
-        self._retired.fetch_add(1, RELAXED)
+    def retire(self, free, ref: int, key: int) -> None:
+        """Count the slot; never free it."""
+        self.retired += 1
 
     def defer(self, fn, arg=None) -> None:
         """Never runs ``fn``: nothing is ever reclaimed."""
@@ -51,24 +51,37 @@ class NoReclaim:
     name = "none"
 
     def __init__(self, max_threads: int = 256):
-        self._retired = atomic.AtomicInt()
-        self._local = threading.local()
+        self._thread_index = atomic.current_backend().thread_index
+        self._by_thread: list = []
+
+    def local(self) -> NoReclaimGuard:
+        index = self._thread_index()
+        by_thread = self._by_thread
+        if len(by_thread) <= index:
+            by_thread.extend([None] * (index + 1 - len(by_thread)))
+        guard = by_thread[index]
+        if guard is None:
+            guard = by_thread[index] = NoReclaimGuard()
+        return guard
 
     def pin(self) -> NoReclaimGuard:
         try:
-            guard = self._local.guard
-        except AttributeError:
-            guard = self._local.guard = NoReclaimGuard(self._retired)
-        guard._depth += 1
+            guard = self._by_thread[self._thread_index()]
+            guard._depth += 1
+        except (IndexError, AttributeError):
+            guard = self.local()
+            guard._depth += 1
         return guard
+
+    def help(self) -> int:
+        return 0
 
     def flush(self) -> int:
         return 0
 
     def unregister(self) -> None:
-        """Forget this thread's guard (nothing to hand over)."""
-        self._local.__dict__.pop("guard", None)
+        """Nothing to hand over (this thread's guard stays, with its count)."""
 
     def stats(self) -> dict[str, int]:
-        retired = self._retired.load()
+        retired = sum(g.retired for g in list(self._by_thread) if g is not None)
         return {"retired": retired, "reclaimed": 0, "pending": retired}

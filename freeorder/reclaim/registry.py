@@ -1,12 +1,16 @@
 """Per-thread participant records for reclaimers.
 
-A thread takes a record (an index in ``0..max_threads``) the first time it
-uses a reclaimer and gives it back when it exits: the record lives in a
-``threading.local`` whose cleanup at thread exit runs ``on_release``. So a
-thread that dies while pinned, or with garbage still in its bags, does not
-stall reclamation: its release hook unpins it and hands its garbage over.
-Taking and giving back a record is lock-free (compare-exchange on an owner
-array).
+A thread takes a record (an index in ``0..max_threads-1``, a compare-exchange
+on an owner array: lock-free) the first time it uses a reclaimer. Its state
+object is then found through the backend's ``thread_index()`` -- one C call
+and one list subscript, no ``threading.local`` on the hot path:
+``registry.by_thread[thread_index()]``.
+
+The record is given back when the thread exits: registration also puts a
+handle in a ``threading.local``, and CPython clears a thread's locals when
+the thread ends, before the C thread index is released, so the release hook
+(``on_release``: unpin, hand the garbage over) runs and ``by_thread`` forgets
+the thread before any later thread can be given the same thread index.
 """
 
 from __future__ import annotations
@@ -16,17 +20,20 @@ from collections.abc import Callable
 
 from freeorder import atomic
 
+_RELAXED, _RELEASE = int(atomic.RELAXED), int(atomic.RELEASE)
+
 
 class TooManyThreads(RuntimeError):
     """More threads use a reclaimer at once than it has records for."""
 
 
 class _Handle:
-    """One thread's record; released when the thread's locals are cleared."""
+    """One thread's registration; its finaliser gives the record back."""
 
-    __slots__ = ("index", "state", "_release", "__weakref__")
+    __slots__ = ("thread", "index", "state", "_release", "__weakref__")
 
-    def __init__(self, index: int, state: object, release: Callable[[int, object], None]):
+    def __init__(self, thread: int, index: int, state: object, release: Callable[["_Handle"], None]):
+        self.thread = thread
         self.index = index
         self.state = state
         self._release = release
@@ -34,7 +41,7 @@ class _Handle:
     def __del__(self) -> None:
         release, self._release = self._release, None
         if release is not None:
-            release(self.index, self.state)
+            release(self)
 
 
 class ThreadRegistry:
@@ -42,8 +49,8 @@ class ThreadRegistry:
 
     def __init__(self, max_threads: int, make_state: Callable[[int], object],
                  on_release: Callable[[int, object], None]):
-        if max_threads < 1:
-            raise ValueError(f"max_threads={max_threads!r} must be >= 1")
+        if type(max_threads) is not int or max_threads < 1:
+            raise ValueError(f"max_threads={max_threads!r} must be an int >= 1")
         self.max_threads = max_threads
         self.owners = atomic.AtomicIntArray(max_threads)
         # 1 + the highest record index ever taken: scans need look no further.
@@ -51,41 +58,47 @@ class ThreadRegistry:
         self._make_state = make_state
         self._on_release = on_release
         self._local = threading.local()
+        self.thread_index = atomic.current_backend().thread_index
+        # thread index -> that thread's state; None where no live thread is registered
+        self.by_thread: list = []
 
-    @property
-    def local(self) -> threading.local:
-        """Per-thread storage: ``local.state`` is this thread's state once registered."""
-        return self._local
+    def current(self):
+        """This thread's state, registering the thread on first use (the slow path of a lookup)."""
+        thread = self.thread_index()
+        by_thread = self.by_thread
+        if thread < len(by_thread) and by_thread[thread] is not None:
+            return by_thread[thread]
+        handle = self._acquire(thread)
+        self._local.handle = handle
+        if len(by_thread) <= thread:
+            by_thread.extend([None] * (thread + 1 - len(by_thread)))
+        by_thread[thread] = handle.state
+        return handle.state
 
-    def current(self) -> _Handle:
-        """This thread's record, taken on first use."""
-        try:
-            return self._local.handle
-        except AttributeError:
-            handle = self._local.handle = self._acquire()
-            self._local.state = handle.state
-            return handle
-
-    def _acquire(self) -> _Handle:
+    def _acquire(self, thread: int) -> _Handle:
         owners = self.owners
         for i in range(self.max_threads):
-            if owners.load(i, atomic.RELAXED) == 0 and owners.compare_exchange(i, 0, 1) == 0:
+            # RELAXED peek, then the SEQ_CST compare-exchange that actually claims the record
+            if owners.load(i, _RELAXED) == 0 and owners.compare_exchange(i, 0, 1) == 0:
                 high = self._high.load()
                 while high < i + 1:
                     high = self._high.compare_exchange(high, i + 1)
-                return _Handle(i, self._make_state(i), self._release)
+                return _Handle(thread, i, self._make_state(i), self._release)
         raise TooManyThreads(
             f"all {self.max_threads} thread records are in use; raise max_threads"
         )
 
-    def _release(self, index: int, state: object) -> None:
-        self._on_release(index, state)
-        self.owners.store(index, 0, atomic.RELEASE)
+    def _release(self, handle: _Handle) -> None:
+        self._on_release(handle.index, handle.state)
+        by_thread = self.by_thread
+        if handle.thread < len(by_thread) and by_thread[handle.thread] is handle.state:
+            by_thread[handle.thread] = None
+        # RELEASE: the hook's writes (unpinning, handing garbage over) happen-before the next claim
+        self.owners.store(handle.index, 0, _RELEASE)
 
     def release_current(self) -> None:
         """Give back this thread's record now (as thread exit would)."""
         handle = self._local.__dict__.pop("handle", None)
-        self._local.__dict__.pop("state", None)
         if handle is not None:
             handle.__del__()
 
@@ -98,3 +111,7 @@ class ThreadRegistry:
         """Indexes of the records currently taken."""
         owners = self.owners
         return [i for i in range(self._high.load()) if owners.load(i)]
+
+    def states(self) -> list:
+        """The state objects of the threads registered now (for statistics)."""
+        return [s for s in list(self.by_thread) if s is not None]

@@ -70,7 +70,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from freeorder import atomic
-from freeorder.atomic._checks import as_index, as_int64, as_order, cas_orders, wrap64
+from freeorder.atomic._checks import as_index, as_int64, as_order, cas_orders, check_grow, check_reserve, wrap64
 from freeorder.atomic._orders import SEQ_CST
 
 ENV_MAX_PREEMPTIONS = "FREEORDER_MAX_PREEMPTIONS"
@@ -812,13 +812,22 @@ class AtomicInt(_Cells):
 class AtomicIntArray(_Cells):
     """A model array of int64 cells: the native ``AtomicIntArray`` API, one scheduling point per cell access."""
 
-    __slots__ = ()
+    __slots__ = ("reserved",)
 
-    def __init__(self, length, fill=0):
+    def __init__(self, length, fill=0, *, reserve=None):
         n = as_int64(length, "length")
         if n < 0:
             raise ValueError(f"length={length!r} must be >= 0 and fit in memory")
-        self._v = [as_int64(fill, "fill")] * n
+        f = as_int64(fill, "fill")
+        self.reserved = check_reserve(n, f, reserve)
+        self._v = [f] * n
+
+    def grow(self, length):
+        """Raise the length (new cells read 0). Not a scheduling point: it changes no cell's value."""
+        n = check_grow(length, self.reserved)
+        if len(self._v) < n:
+            self._v.extend([0] * (n - len(self._v)))
+        return len(self._v)
 
     def __len__(self) -> int:
         return len(self._v)
@@ -866,6 +875,18 @@ def fence(order=SEQ_CST) -> None:
     as_order(order, "rmw")
 
 
+def thread_index() -> int:
+    """The model thread id inside a model execution (deterministic across replays);
+    outside one, the native per-thread index. Not a scheduling point: it reads no shared cell."""
+    t = _current()
+    if t is not None:
+        return t.tid
+    from freeorder import _atomics
+
+    return _atomics.thread_index()
+
+
 def load_backend() -> types.SimpleNamespace:
     """The ``model`` backend object, for ``atomic.register_backend("model", load_backend)``."""
-    return types.SimpleNamespace(name="model", AtomicInt=AtomicInt, AtomicIntArray=AtomicIntArray, fence=fence)
+    return types.SimpleNamespace(name="model", AtomicInt=AtomicInt, AtomicIntArray=AtomicIntArray, fence=fence,
+                                 thread_index=thread_index)
