@@ -13,6 +13,15 @@ run, thread 0 (the staller) pauses 1 ms once every 100 of its operations
   ``"pop:read-head"`` (after reading the head). The other threads call the
   structure's own methods, the normal path.
 
+A second stalled run, *busy-wait*, pauses the same way but spins on the
+clock for 1 ms instead of sleeping (no target). The two differ for a lock:
+a staller that sleeps inside the critical section is then starved by the
+lock (3.13t's lock hands off to threads that waited over 1 ms, and the
+sleeper comes back as one of many waiters), so it seldom reaches its next
+pause and the others barely notice it; a staller that spins keeps its CPU
+and its turn, and pauses as often as the scenario asks. The busy-wait also
+takes a CPU from the others, which a sleeping staller does not.
+
 The *unstalled* run is the same four threads with no pause. Reported: the
 other three threads' throughput (untimed runs) and p99.9 latency per
 operation (separate timed runs), with and without the staller, and the
@@ -27,7 +36,7 @@ own numbers are shown too (pauses taken, share of the run spent paused, its
 pairs/s): a lock is unfair, and a staller that keeps losing the lock to the
 others reaches its 100th operation, and so its pause, less often.
 GC: disabled during every run, collected before each. Median of three
-sittings (each: every case, unstalled and stalled, untimed and timed).
+sittings (each: every case, each run of RUNS, untimed and timed).
 
 Run:  python benchmarks/bench_stall.py [--quick] [--json PATH]
 Writes benchmarks/results/stall-<interp>.json and prints the table and verdicts.
@@ -54,6 +63,8 @@ HERE = Path(__file__).resolve().parent
 THREADS = 4
 EVERY = 100  # operations of the staller between pauses (each pair is two operations)
 PAUSE_S = 0.001
+# run label -> (stalled?, pause): "chosen" is time.sleep unless it overshoots (the targets), "busy" spins
+RUNS = {"unstalled": (False, None), "stalled": (True, "chosen"), "stalled, busy-wait": (True, "busy")}
 
 
 # -- the pause -----------------------------------------------------------------------------
@@ -243,11 +254,12 @@ def staller_loop(put, take, arm, stalls_on: str, deadline: float) -> int:
 
 
 def measure_case(case: StallCase, seconds: float, pause) -> dict:
-    """Unstalled and stalled, each untimed (throughput) then timed (p99.9)."""
+    """Each run of RUNS untimed (throughput) then timed (p99.9)."""
     out = {}
-    for label, stalled in (("unstalled", False), ("stalled", True)):
-        untimed = run_once(case, stalled, False, seconds, pause)
-        timed = run_once(case, stalled, True, seconds, pause)
+    for label, (stalled, how) in RUNS.items():
+        this_pause = busy_wait if how == "busy" else pause
+        untimed = run_once(case, stalled, False, seconds, this_pause)
+        timed = run_once(case, stalled, True, seconds, this_pause)
         out[label] = {**untimed, "others_p99.9": timed["others_p99.9"], "error": untimed["error"] or timed["error"]}
     return out
 
@@ -291,20 +303,21 @@ def summarise(cases, raw: list[dict]) -> dict:
             out[case.name] = {"unavailable": next((p["unavailable"] for p in per if "unavailable" in p), "not run")}
             continue
         entry = {"where": case.where, "baseline": case.baseline}
-        for label in ("unstalled", "stalled"):
+        for label in RUNS:
             entry[label] = {key: _median(p[label][key] for p in per)
                             for key in ("others_rate", "staller_rate", "others_p99.9", "pauses", "pause_ns_median",
                                         "paused_fraction")}
             entry[label]["errors"] = [p[label]["error"] for p in per if p[label]["error"]]
-        entry["own_ratio"] = _median(p["stalled"]["others_rate"] / p["unstalled"]["others_rate"]
-                                     for p in per if p["unstalled"]["others_rate"])
-        entry["lock_ratio"] = None
-        if case.baseline:
-            base = [s.get(case.baseline, {}) for s in raw]
-            entry["lock_ratio"] = _median(
-                p["stalled"]["others_rate"] / b["stalled"]["others_rate"]
-                for p, b in zip(per, base) if "stalled" in b and b["stalled"]["others_rate"]
-            )
+        base = [s.get(case.baseline, {}) for s in raw] if case.baseline else []
+        for label in RUNS:
+            if label == "unstalled":
+                continue
+            entry[label]["own_ratio"] = _median(p[label]["others_rate"] / p["unstalled"]["others_rate"]
+                                                for p in per if p["unstalled"]["others_rate"])
+            entry[label]["lock_ratio"] = _median(
+                p[label]["others_rate"] / b[label]["others_rate"]
+                for p, b in zip(per, base) if label in b and b[label]["others_rate"]
+            ) if base else None
         out[case.name] = entry
     return out
 
@@ -334,6 +347,7 @@ def main(argv=None) -> int:
         "label": label,
         "threads": THREADS,
         "every": EVERY,
+
         "pause": {"requested_ms": PAUSE_S * 1e3, "method": method, "sleep_median_ns": sleep_ns,
                   "measured_ns_median": measured},
         "seconds_per_run": seconds,

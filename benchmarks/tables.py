@@ -92,29 +92,36 @@ def latency_table(result: dict) -> str:
 
 
 def stall_table(result: dict) -> str:
-    """Per structure: the other threads' throughput and p99.9 without and with the staller."""
+    """Per structure and pause method: the other threads' throughput and p99.9 without and with the staller."""
     pause = result["pause"]
     lines = [
         f"Python {result['interpreter']['python']} ({result['label']}), {result['threads']} threads, "
         f"one pauses {pause['requested_ms']} ms ({pause['method']}; measured {fmt_ns(pause['measured_ns_median'])} "
-        f"median) every {result['every']} of its operations; median of {result['sittings']} sittings of "
-        f"{result['seconds_per_run']} s runs; GC: {result['interpreter']['gc']}.",
+        f"median) every {result['every']} of its operations (the targets), and again busy-waiting 1 ms; "
+        f"median of {result['sittings']} sittings of {result['seconds_per_run']} s runs; "
+        f"GC: {result['interpreter']['gc']}.",
         "",
-        "| structure | pause inside | others' throughput, no stall | others, stalled | stalled ÷ no stall "
+        "| structure | pause | pause inside | others' throughput, no stall | others, stalled | stalled ÷ no stall "
         "| ÷ lock's others (stalled) | others' p99.9, no stall | others' p99.9, stalled "
         "| staller (stalled run): pauses, time paused, pairs/s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    schedules = {"stalled": pause["method"], "stalled, busy-wait": "busy-wait"}
     for name, case in result["cases"].items():
         if case.get("unavailable"):
-            lines.append(f"| {name} | – | – | – | – | – | – | – | {case['unavailable']} |")
+            lines.append(f"| {name} | – | – | – | – | – | – | – | – | {case['unavailable']} |")
             continue
-        lines.append(
-            f"| {name} | {case['where']} | {fmt_rate(case['unstalled']['others_rate'])} pairs/s "
-            f"| {fmt_rate(case['stalled']['others_rate'])} pairs/s | {fmt_ratio(case['own_ratio'])} "
-            f"| {fmt_ratio(case['lock_ratio'])} | {fmt_ns(case['unstalled']['others_p99.9'])} "
-            f"| {fmt_ns(case['stalled']['others_p99.9'])} | {staller_cell(case['stalled'])} |"
-        )
+        unstalled = case["unstalled"]
+        for label, schedule in schedules.items():
+            run = case.get(label)
+            if not run:
+                continue
+            lines.append(
+                f"| {name} | {schedule} | {case['where']} | {fmt_rate(unstalled['others_rate'])} pairs/s "
+                f"| {fmt_rate(run['others_rate'])} pairs/s | {fmt_ratio(run.get('own_ratio'))} "
+                f"| {fmt_ratio(run.get('lock_ratio'))} | {fmt_ns(unstalled['others_p99.9'])} "
+                f"| {fmt_ns(run['others_p99.9'])} | {staller_cell(run)} |"
+            )
     return "\n".join(lines)
 
 
