@@ -44,7 +44,7 @@ ops = st.lists(
 @settings(max_examples=40, deadline=None)
 @given(ops=ops, buckets=st.sampled_from([1, 3, 8]))
 def test_matches_a_dict(name, ops, buckets):
-    index = OrderIndex(capacity=256, buckets=buckets, reclaimer=reclaimer_for(name), sanitize=True)
+    index = OrderIndex(max_capacity=256, buckets=buckets, reclaimer=reclaimer_for(name), sanitize=True)
     model = {}
     for op in ops:
         kind = op[0]
@@ -69,7 +69,7 @@ def test_matches_a_dict(name, ops, buckets):
 
 @pytest.mark.parametrize("bad", [2**63, -(2**63) - 1])
 def test_ids_outside_int64_raise_overflow_error_naming_the_id(bad):
-    index = OrderIndex(capacity=8)
+    index = OrderIndex(max_capacity=8)
     for call in (lambda: index.insert(bad, 1), lambda: index.get(bad), lambda: index.pop(bad, None)):
         with pytest.raises(OverflowError, match=rf"id={bad}"):
             call()
@@ -77,13 +77,13 @@ def test_ids_outside_int64_raise_overflow_error_naming_the_id(bad):
 
 @pytest.mark.parametrize("bad", ["1", 1.5, None])
 def test_non_int_ids_raise_type_error_naming_the_id(bad):
-    index = OrderIndex(capacity=8)
+    index = OrderIndex(max_capacity=8)
     with pytest.raises(TypeError, match=r"id=.* must be an int"):
         index.insert(bad, 1)
 
 
 def test_audit_catches_an_id_in_the_wrong_bucket():
-    index = OrderIndex(capacity=8, buckets=4)
+    index = OrderIndex(max_capacity=8, buckets=4)
     index.insert(1, "x")
     slot = (index._next.load(index._heads[1]) >> 1) & 0x7FFFFFFF
     index._key.store(slot, 2)
@@ -98,7 +98,7 @@ def test_docstring_examples():
 @pytest.mark.parametrize("name", ["epoch", "hazard"])
 def test_ever_increasing_ids_run_forever_within_capacity(name):
     reclaimer = reclaimer_for(name)
-    index = OrderIndex(capacity=64, buckets=16, reclaimer=reclaimer, sanitize=True)
+    index = OrderIndex(max_capacity=64, buckets=16, reclaimer=reclaimer, sanitize=True)
     for i in range(5000):  # ~80x capacity
         assert index.insert(i, i)
         if i >= 16:
@@ -114,7 +114,7 @@ def test_ever_increasing_ids_run_forever_within_capacity(name):
 @pytest.mark.thread_unsafe(reason="starts threads")
 @pytest.mark.parametrize("name", RECLAIMERS)
 def test_concurrent_inserts_and_removes_are_explained_by_the_winners(name):
-    index = OrderIndex(capacity=1 << 16, buckets=8, reclaimer=reclaimer_for(name), sanitize=True)
+    index = OrderIndex(max_capacity=1 << 16, buckets=8, reclaimer=reclaimer_for(name), sanitize=True)
     nids = 48
     wins = [[0] * nids for _ in range(THREADS)]
 
@@ -145,7 +145,7 @@ def test_concurrent_inserts_and_removes_are_explained_by_the_winners(name):
 @pytest.mark.thread_unsafe(reason="starts threads")
 @pytest.mark.parametrize("name", RECLAIMERS)
 def test_each_id_is_removed_by_exactly_one_thread(name):
-    index = OrderIndex(capacity=4096, buckets=64, reclaimer=reclaimer_for(name), sanitize=True)
+    index = OrderIndex(max_capacity=4096, buckets=64, reclaimer=reclaimer_for(name), sanitize=True)
     total = 3000
     for k in range(total):
         index.insert(k, -k)
@@ -168,7 +168,7 @@ def test_each_id_is_removed_by_exactly_one_thread(name):
 @pytest.mark.thread_unsafe(reason="starts threads")
 @pytest.mark.parametrize("name", RECLAIMERS)
 def test_readers_never_see_ids_or_payloads_that_were_never_stored(name):
-    index = OrderIndex(capacity=1 << 15, buckets=16, reclaimer=reclaimer_for(name), sanitize=True)
+    index = OrderIndex(max_capacity=1 << 15, buckets=16, reclaimer=reclaimer_for(name), sanitize=True)
     writers = 4
     stop = threading.Event()
 
@@ -206,7 +206,7 @@ def test_slots_are_reclaimed_after_flush_with_increasing_ids(name):
     # a descheduled pinned thread stalls the epoch on a loaded machine: room for every id,
     # the point here is what flush gives back (bounded reuse is tested sequentially)
     capacity = THREADS * 2000
-    index = OrderIndex(capacity=capacity, buckets=buckets, reclaimer=reclaimer, sanitize=True)
+    index = OrderIndex(max_capacity=capacity, buckets=buckets, reclaimer=reclaimer, sanitize=True)
 
     def work(t):
         base = t * 1_000_000
@@ -227,7 +227,7 @@ def test_slots_are_reclaimed_after_flush_with_increasing_ids(name):
 @pytest.mark.parametrize("name", ["epoch", "hazard"])
 def test_a_thread_exiting_while_pinned_does_not_stop_reclamation(name):
     reclaimer = reclaimer_for(name)
-    index = OrderIndex(capacity=128, buckets=4, reclaimer=reclaimer, sanitize=True)
+    index = OrderIndex(max_capacity=128, buckets=4, reclaimer=reclaimer, sanitize=True)
     for k in range(100):
         index.insert(k, k)
 

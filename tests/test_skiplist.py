@@ -53,7 +53,7 @@ ops = st.lists(
 @settings(max_examples=40, deadline=None)
 @given(ops=ops)
 def test_matches_a_sorted_dict(name, ops):
-    m = SkipListMap(capacity=512, reclaimer=reclaimer_for(name), max_height=4, sanitize=True)
+    m = SkipListMap(max_capacity=512, reclaimer=reclaimer_for(name), max_height=4, sanitize=True)
     model = SortedDict()
     for op in ops:
         kind = op[0]
@@ -100,7 +100,7 @@ def test_matches_a_sorted_dict(name, ops):
 
 @pytest.mark.parametrize("name", RECLAIMERS)
 def test_long_iteration_crosses_batches_both_ways(name):
-    m = SkipListMap(capacity=2000, reclaimer=reclaimer_for(name), sanitize=True)
+    m = SkipListMap(max_capacity=2000, reclaimer=reclaimer_for(name), sanitize=True)
     for k in random.Random(1).sample(range(-5000, 5000), 1500):
         m.insert(k, -k)
     keys = sorted(m.keys())
@@ -112,7 +112,7 @@ def test_long_iteration_crosses_batches_both_ways(name):
 
 
 def test_extreme_keys():
-    m = SkipListMap(capacity=8)
+    m = SkipListMap(max_capacity=8)
     m.insert(INT64_MIN, "min")
     m.insert(INT64_MAX, "max")
     assert m.first() == (INT64_MIN, "min")
@@ -122,7 +122,7 @@ def test_extreme_keys():
 
 @pytest.mark.parametrize("bad", [2**63, -(2**63) - 1, 10**30])
 def test_keys_outside_int64_raise_overflow_error_naming_the_key(bad):
-    m = SkipListMap(capacity=8)
+    m = SkipListMap(max_capacity=8)
     for call in (lambda: m.insert(bad, 1), lambda: m.get(bad), lambda: m.pop(bad, None), lambda: bad in m):
         with pytest.raises(OverflowError, match=rf"key={bad}"):
             call()
@@ -130,7 +130,7 @@ def test_keys_outside_int64_raise_overflow_error_naming_the_key(bad):
 
 @pytest.mark.parametrize("bad", ["1", 1.0, None, True])
 def test_non_int_keys_raise_type_error_naming_the_key(bad):
-    m = SkipListMap(capacity=8)
+    m = SkipListMap(max_capacity=8)
     with pytest.raises(TypeError, match=r"key=.* must be an int"):
         m.insert(bad, 1)
     if bad is not None:  # None means unbounded here
@@ -140,7 +140,7 @@ def test_non_int_keys_raise_type_error_naming_the_key(bad):
 
 def test_replace_keeps_one_entry_and_recycles_value_slots():
     reclaimer = make_reclaimer("epoch")
-    m = SkipListMap(capacity=16, reclaimer=reclaimer, sanitize=True)
+    m = SkipListMap(max_capacity=16, reclaimer=reclaimer, sanitize=True)
     for i in range(200):  # far more replacements than slots
         m.insert(5, i)
         reclaimer.flush()
@@ -149,7 +149,7 @@ def test_replace_keeps_one_entry_and_recycles_value_slots():
 
 
 def test_audit_catches_a_broken_order():
-    m = SkipListMap(capacity=16, max_height=2)
+    m = SkipListMap(max_capacity=16, max_height=2)
     for k in (1, 2, 3):
         m.insert(k, k)
     index = next(i for k, i in m._level_nodes(0) if k == 2)
@@ -165,7 +165,7 @@ def test_docstring_examples():
 def test_ever_increasing_keys_run_forever_within_capacity():
     for name in ("epoch", "hazard"):
         reclaimer = reclaimer_for(name)
-        m = SkipListMap(capacity=128, reclaimer=reclaimer, sanitize=True)
+        m = SkipListMap(max_capacity=128, reclaimer=reclaimer, sanitize=True)
         for k in range(3000):
             m.insert(k, k)
             if k >= 32:
@@ -181,7 +181,7 @@ def test_ever_increasing_keys_run_forever_within_capacity():
 @pytest.mark.thread_unsafe(reason="starts threads")
 @pytest.mark.parametrize("name", RECLAIMERS)
 def test_concurrent_inserts_and_removes_are_explained_by_the_winners(name):
-    m = SkipListMap(capacity=1 << 16, reclaimer=reclaimer_for(name), sanitize=True)
+    m = SkipListMap(max_capacity=1 << 16, reclaimer=reclaimer_for(name), sanitize=True)
     nkeys = 48
     wins = [[0] * nkeys for _ in range(THREADS)]  # successful inserts minus removes
 
@@ -221,7 +221,7 @@ def test_concurrent_inserts_and_removes_are_explained_by_the_winners(name):
 @pytest.mark.thread_unsafe(reason="starts threads")
 @pytest.mark.parametrize("name", RECLAIMERS)
 def test_pop_first_under_contention_pops_every_key_exactly_once(name):
-    m = SkipListMap(capacity=1 << 14, reclaimer=reclaimer_for(name), sanitize=True)
+    m = SkipListMap(max_capacity=1 << 14, reclaimer=reclaimer_for(name), sanitize=True)
     total = 2000
     for k in random.Random(7).sample(range(total), total):
         m.insert(k, -k)
@@ -248,7 +248,7 @@ def test_pop_first_under_contention_pops_every_key_exactly_once(name):
 @pytest.mark.thread_unsafe(reason="starts threads")
 @pytest.mark.parametrize("name", RECLAIMERS)
 def test_pop_first_from_near_empty_with_producers(name):
-    m = SkipListMap(capacity=1 << 15, reclaimer=reclaimer_for(name), sanitize=True)
+    m = SkipListMap(max_capacity=1 << 15, reclaimer=reclaimer_for(name), sanitize=True)
     per_producer = 600
     producers = THREADS // 2
     total = producers * per_producer
@@ -279,7 +279,7 @@ def test_pop_first_from_near_empty_with_producers(name):
 @pytest.mark.thread_unsafe(reason="starts threads")
 @pytest.mark.parametrize("name", RECLAIMERS)
 def test_readers_never_see_keys_or_values_that_were_never_stored(name):
-    m = SkipListMap(capacity=1 << 16, reclaimer=reclaimer_for(name), sanitize=True)
+    m = SkipListMap(max_capacity=1 << 16, reclaimer=reclaimer_for(name), sanitize=True)
     writers = 4
     stop = threading.Event()
 
@@ -313,7 +313,7 @@ def test_readers_never_see_keys_or_values_that_were_never_stored(name):
 def test_slots_are_reclaimed_after_flush(name):
     reclaimer = reclaimer_for(name)
     capacity = THREADS * 1500  # room for every key: a stalled epoch must not fail the test
-    m = SkipListMap(capacity=capacity, reclaimer=reclaimer, sanitize=True)
+    m = SkipListMap(max_capacity=capacity, reclaimer=reclaimer, sanitize=True)
 
     def work(t):
         base = t * 1_000_000
@@ -335,13 +335,13 @@ def test_slots_are_reclaimed_after_flush(name):
 @pytest.mark.parametrize("name", ["epoch", "hazard"])
 def test_a_thread_exiting_while_pinned_does_not_stop_reclamation(name):
     reclaimer = reclaimer_for(name)
-    m = SkipListMap(capacity=256, reclaimer=reclaimer, sanitize=True)
+    m = SkipListMap(max_capacity=256, reclaimer=reclaimer, sanitize=True)
     for k in range(100):
         m.insert(k, k)
 
     def pinned_exit():
         guard = reclaimer.pin()
-        guard.protect(0, m._next, m._head * m.max_height)  # holds a hazard, never unpins
+        guard.protect(0, m._nexts[0], m._head)  # holds a hazard, never unpins
         assert m.get(50) == 50
 
     thread = threading.Thread(target=pinned_exit)

@@ -20,11 +20,32 @@ are linearizable; ``items`` is weakly consistent (every pair yielded was
 present at some moment during the iteration, every id present throughout is
 yielded, each once); ``len`` is a counter, exact at rest.
 
-Capacity: ``capacity`` live ids plus the retired slots awaiting reclamation
-(plus ``buckets`` sentinel slots), so ever-increasing ids with a bounded live
-count run forever under ``EpochCollector`` or ``HazardRegistry``.
+Capacity: the arena grows on demand; with ``max_capacity`` it holds at most
+that many live ids plus the retired slots awaiting reclamation (plus
+``buckets`` sentinel slots), so ever-increasing ids with a bounded live
+count run forever under ``EpochCollector`` or ``HazardRegistry``. The bucket
+count is fixed at construction (default: ``max_capacity // 2``, or
+``DEFAULT_BUCKETS`` without one), so size it for the ids expected live.
 
->>> index = OrderIndex(capacity=16, buckets=4)
+Reclamation: **a reclaimer is required** (``EpochCollector`` by default,
+``HazardRegistry``, or ``NoReclaim``). Counted pointers alone (versioned
+references validated by a compare-exchange, as the Treiber stack and the
+queue use) do not suffice: ``get`` reaches nodes by traversal and returns
+a payload and key it read on the way with no compare-exchange to validate
+them, and an insert decides where to link from keys it read several steps
+earlier. A node is freed only once no pinned (epoch) or protecting
+(hazard) thread can still hold its reference.
+
+Memory orders: loads use the default SEQ_CST (on x86-64 and AArch64 a
+SEQ_CST load costs what an ACQUIRE load does, and a call with no order
+argument is the cheapest); publishing compare-exchanges are SEQ_CST; the
+RELAXED operations each say why they are enough.
+
+Where CPython still serialises: writing a slot's payload (``alloc``, and
+``free`` clearing it) takes the payload list's per-object lock on 3.13t;
+reads take none.
+
+>>> index = OrderIndex(max_capacity=16, buckets=4)
 >>> index.insert(7, "order 7"), index.insert(7, "again")
 (True, False)
 >>> index.get(7), 7 in index, len(index)
@@ -36,24 +57,27 @@ count run forever under ``EpochCollector`` or ``HazardRegistry``.
 from __future__ import annotations
 
 from freeorder import atomic
+from freeorder.atomic import INT64_MAX, INT64_MIN
 from freeorder.reclaim import EpochCollector
-from freeorder.atomic import INT64_MAX, INT64_MIN, RELAXED
 
-from .arena import INDEX_MASK, Arena
+from .arena import INDEX_MASK, INDEX_SHIFT, MARK, Arena
 from .skiplist import _needs_protect, check_key
 
+_RELAXED = int(atomic.RELAXED)
 _MISSING = object()
+DEFAULT_BUCKETS = 1024
 
 
 class OrderIndex:
     """Lock-free int64 id -> payload map: insert-if-absent, get, remove. Default reclaimer: EpochCollector."""
 
-    def __init__(self, capacity: int = 1 << 16, buckets: int | None = None, reclaimer=None,
-                 arena_name: str = "OrderIndex", sanitize: bool | None = None):
+    def __init__(self, max_capacity: int | None = None, buckets: int | None = None, reclaimer=None,
+                 arena_name: str = "OrderIndex", sanitize: bool | None = None,
+                 initial_capacity: int | None = None):
         if reclaimer is None:
             reclaimer = EpochCollector()
         if buckets is None:
-            buckets = max(16, capacity // 2)
+            buckets = DEFAULT_BUCKETS if max_capacity is None else max(16, max_capacity // 2)
         if buckets < 1:
             raise ValueError(f"buckets={buckets!r} must be >= 1")
         self._hp = _needs_protect(reclaimer)
@@ -61,41 +85,53 @@ class OrderIndex:
             raise ValueError("OrderIndex needs a HazardRegistry with hazards_per_thread >= 3")
         self.reclaimer = reclaimer
         self.buckets = buckets
-        self.arena = arena = Arena(capacity + buckets, fields=("key", "next"), name=arena_name, sanitize=sanitize)
+        arena_max = None if max_capacity is None else max_capacity + buckets
+        if initial_capacity is not None:
+            initial_capacity += buckets
+            if arena_max is not None:
+                initial_capacity = min(initial_capacity, arena_max)
+        self.arena = arena = Arena(arena_max, fields=("key", "next"), name=arena_name, sanitize=sanitize,
+                                   initial_capacity=initial_capacity, reclaimer=reclaimer)
+        self._san = arena.sanitize
         self._key, self._next = arena.key, arena.next
-        self._heads = [(arena.alloc(None) >> 1) & INDEX_MASK for _ in range(buckets)]
+        self._payload = arena.payload
+        slots = arena.local()
+        self._heads = [(slots.alloc(None) >> INDEX_SHIFT) & INDEX_MASK for _ in range(buckets)]
         self._len = atomic.AtomicInt(0)
 
     def __repr__(self) -> str:
         return f"OrderIndex(len~{len(self)}, buckets={self.buckets}, reclaimer={self.reclaimer.name})"
 
     def _find(self, key: int, g, head: int):
-        """(pred index, cur ref) with pred.key < key <= cur.key in bucket ``head``.
+        """(pred index, cur ref, cp, cc) with pred.key < key <= cur.key in bucket ``head``.
 
         Unlinks (and retires) every marked node it passes; restarts if an
         unlink loses a race. With hazard pointers pred and cur stay protected
         (cells ``cp``/``cc``, returned as well); cur's key is checked by the caller.
         """
         nxt = self._next
-        nxt_load, cas = nxt.load, nxt.compare_exchange
         key_load = self._key.load
         hp = self._hp
         protect = g.protect
         arena = self.arena
-        san = arena.sanitize
+        san = self._san
+        IS, IM = INDEX_SHIFT, INDEX_MASK
         while True:
             pred = head
             cp, cc, cn = 0, 1, 2
-            cur = protect(cc, nxt, head) if hp else nxt_load(head)
+            cur = protect(cc, nxt, head) if hp else nxt.load(head)
             while cur:
                 if san:
                     arena.check(cur)
-                ci = (cur >> 1) & INDEX_MASK
-                succ = protect(cn, nxt, ci) if hp else nxt_load(ci)
+                ci = (cur >> IS) & IM
+                succ = protect(cn, nxt, ci) if hp else nxt.load(ci)
                 if succ & 1:
                     succ -= 1
-                    if cas(pred, cur, succ) == cur:
-                        g.retire(arena, cur)
+                    if nxt.compare_exchange(pred, cur, succ) == cur:
+                        # this thread unlinked it: it retires it (cur is unmarked: its own key_of)
+                        if san:
+                            arena.mark_retired(cur)
+                        g.retire(arena.free, cur, cur)
                         cur = succ
                         cc, cn = cn, cc
                         continue
@@ -117,25 +153,29 @@ class OrderIndex:
         if type(key) is not int or not INT64_MIN <= key <= INT64_MAX:
             key = check_key(key, "id")
         head = self._heads[key % self.buckets]
-        arena = self.arena
         nxt = self._next
         g = self.reclaimer.pin()
         try:
-            ref = 0
+            ref = ni = 0
+            slots = None
             while True:
                 pred, cur, _, _ = self._find(key, g, head)
-                if cur and self._key.load((cur >> 1) & INDEX_MASK) == key:
+                if cur and self._key.load((cur >> INDEX_SHIFT) & INDEX_MASK) == key:
                     if ref:  # never published: straight back to the arena
-                        if arena.sanitize:
-                            arena.mark_retired(ref)
-                        arena.free(ref)
+                        if self._san:
+                            self.arena.mark_retired(ref)
+                        slots.free(ref)
                     return False
                 if not ref:
-                    ref = arena.alloc(payload)
-                    self._key.store((ref >> 1) & INDEX_MASK, key)
-                nxt.store((ref >> 1) & INDEX_MASK, cur)
+                    slots = self.arena.local()
+                    ref = slots.alloc(payload)
+                    ni = (ref >> INDEX_SHIFT) & INDEX_MASK
+                    # RELAXED: the SEQ_CST compare-exchange linking the node publishes it
+                    self._key.store(ni, key, _RELAXED)
+                # RELAXED: as the key store (a retry rewrites it before its own compare-exchange)
+                nxt.store(ni, cur, _RELAXED)
                 if nxt.compare_exchange(pred, cur, ref) == cur:
-                    self._len.fetch_add(1, RELAXED)
+                    self._len.fetch_add(1, _RELAXED)  # RELAXED: a statistic, exact only at rest
                     return True
         finally:
             g.unpin()
@@ -150,9 +190,9 @@ class OrderIndex:
         try:
             _, cur, _, _ = self._find(key, g, head)
             if cur:
-                ci = (cur >> 1) & INDEX_MASK
+                ci = (cur >> INDEX_SHIFT) & INDEX_MASK
                 if self._key.load(ci) == key:
-                    return self.arena.payload[ci]
+                    return self._payload[ci]
             return default
         finally:
             g.unpin()
@@ -183,21 +223,23 @@ class OrderIndex:
             key = check_key(key, "id")
         head = self._heads[key % self.buckets]
         nxt = self._next
-        arena = self.arena
         g = self.reclaimer.pin()
         try:
             pred, cur, _, _ = self._find(key, g, head)
             if cur:
-                ci = (cur >> 1) & INDEX_MASK
+                ci = (cur >> INDEX_SHIFT) & INDEX_MASK
                 if self._key.load(ci) == key:
                     succ = nxt.load(ci)
-                    while not succ & 1:
-                        witnessed = nxt.compare_exchange(ci, succ, succ | 1)
+                    while not succ & MARK:
+                        witnessed = nxt.compare_exchange(ci, succ, succ | MARK)
                         if witnessed == succ:
-                            payload = arena.payload[ci]
-                            self._len.fetch_sub(1, RELAXED)
+                            payload = self._payload[ci]
+                            self._len.fetch_sub(1, _RELAXED)  # RELAXED: a statistic, exact only at rest
                             if nxt.compare_exchange(pred, cur, succ) == cur:
-                                g.retire(arena, cur)
+                                arena = self.arena
+                                if self._san:
+                                    arena.mark_retired(cur)
+                                g.retire(arena.free, cur, cur)  # cur is unmarked: its own key_of
                             else:
                                 self._find(key, g, head)  # unlinks (and retires) it
                             return payload
@@ -221,7 +263,8 @@ class OrderIndex:
         key_load = self._key.load
         hp = self._hp
         arena = self.arena
-        payload = arena.payload
+        san = self._san
+        payload = self._payload
         for head in self._heads:
             g = self.reclaimer.pin()
             try:
@@ -232,11 +275,11 @@ class OrderIndex:
                 cp, cc, cn = 0, 1, 2
                 cur = g.protect(cc, nxt, head) if hp else nxt.load(head)
                 while cur:
-                    if arena.sanitize:
+                    if san:
                         arena.check(cur)
-                    ci = (cur >> 1) & INDEX_MASK
+                    ci = (cur >> INDEX_SHIFT) & INDEX_MASK
                     succ = g.protect(cn, nxt, ci) if hp else nxt.load(ci)
-                    if succ & 1:
+                    if succ & MARK:
                         # removed under us: restart this bucket from a fresh search
                         # past the keys already collected
                         last = batch[-1][0] if batch else INT64_MIN - 1
@@ -260,6 +303,7 @@ class OrderIndex:
     def audit(self) -> dict[str, int]:
         """Quiescent check: buckets sorted, ids in their bucket, no marks or cycles, no leaks (sanitizer)."""
         nxt = self._next
+        arena = self.arena
         g = self.reclaimer.pin()
         try:
             for head in self._heads:
@@ -274,11 +318,11 @@ class OrderIndex:
             prev = None
             length = 0
             while ref:
-                if ref & 1:
+                if ref & MARK:
                     raise AssertionError(f"marked pointer reachable in bucket {b} at rest")
-                if not self.arena.is_current(ref):
+                if arena.sanitize and not arena.is_current(ref):
                     raise AssertionError(f"stale reference {ref:#x} in bucket {b}")
-                index = (ref >> 1) & INDEX_MASK
+                index = (ref >> INDEX_SHIFT) & INDEX_MASK
                 if index in reachable:
                     raise AssertionError(f"cycle or shared node at slot {index}")
                 reachable.add(index)
@@ -292,11 +336,7 @@ class OrderIndex:
                 ref = nxt.load(index)
             live += length
             longest = max(longest, length)
-        if self.arena.sanitize:
-            leaked = self.arena.leaks(reachable)
-            if leaked:
-                raise AssertionError(f"leaked slots (allocated, unreachable, never retired): {leaked[:10]}")
+        arena.assert_no_leaks(reachable)
         if self._len.load() != live:
             raise AssertionError(f"length counter {self._len.load()} != live nodes {live}")
-        return {"length": live, "longest_bucket": longest, "in_use": self.arena.in_use,
-                "peak": self.arena.peak}
+        return {"length": live, "longest_bucket": longest, "in_use": arena.in_use, "peak": arena.peak}

@@ -8,7 +8,7 @@ additions make insert-or-replace atomic:
 
 * every node has a **value cell** ``val``: 0 means "the value is this node's
   own payload"; otherwise it holds the reference of a *value slot* (a slot of
-  the same arena used only for its payload). Its low bit is the **dead bit**.
+  the same arena used only for its payload). Its mark bit is the **dead bit**.
   Replacing a value is one compare-exchange of this cell; removing a key is
   the compare-exchange that sets the dead bit, so replace and remove of one
   node are totally ordered by that cell.
@@ -20,16 +20,38 @@ every level above 0 is a sub-list of the one below it, in the same order; a
 key is **present** iff a node with that key is linked at level 0 and its
 value cell's dead bit is clear -- there is at most one such node per key.
 
-Reclamation: each node carries a reference count, as in crossbeam-skiplist:
-one for the inserting thread while its insert runs, one per level it is
-linked at. The thread whose compare-exchange unlinks the node at a level
-drops that level's count; whichever thread drops it to zero retires the node
-(and its last value slot) through its guard, exactly once. A value slot
-replaced by ``insert`` is retired by the thread whose compare-exchange
-replaced it. Works with ``EpochCollector`` (the default), ``HazardRegistry``
-(needs ``hazards_per_thread >= 4``: pred, current, next and value; traversal
-is hand-over-hand with publish-then-revalidate, and never steps past a marked
-node without unlinking it) and ``NoReclaim``.
+Layout: one arena (it grows on demand up to ``max_capacity``) whose fields
+are ``key``, ``height``, ``refs``, ``val`` and one next-pointer array per
+level (``next0`` … ``next{max_height-1}``, ``self._nexts``), so a step at
+level ``l`` is ``nexts[l].load(index)``. Keys are immutable while a node is
+reachable, so hot paths read them from a plain list (``self._keys``, grown
+by inserters before they publish a node); ``arena.key`` keeps the copy the
+audit and the sanitizer read.
+
+Reclamation: **a reclaimer is required** -- ``EpochCollector`` (the
+default), ``HazardRegistry`` (needs ``hazards_per_thread >= 4``: pred,
+current, next and value; traversal is hand-over-hand with
+publish-then-revalidate, and never steps past a marked node without
+unlinking it) or ``NoReclaim``. Counted pointers (versioned references
+validated by a compare-exchange, as the Treiber stack and the queue use)
+are not enough here: a search reads keys, heights and next pointers of
+nodes it reaches by traversal, many steps from any compare-exchange that
+could validate them, and then acts on what it read (descends, returns a
+value). Each node carries a reference count, as in crossbeam-skiplist: one
+for the inserting thread while its insert runs, one per level it is linked
+at. The thread whose compare-exchange unlinks the node at a level drops that
+level's count; whichever thread drops it to zero retires the node (and its
+last value slot) through its guard, exactly once. A value slot replaced by
+``insert`` is retired by the thread whose compare-exchange replaced it.
+
+Memory orders: loads use the default SEQ_CST (on x86-64 and AArch64 a
+SEQ_CST load costs what an ACQUIRE load does, and a call with no order
+argument is the cheapest); publishing compare-exchanges are SEQ_CST; the
+RELAXED operations each say why they are enough.
+
+Where CPython still serialises: writing a slot's payload (``alloc``, and
+``free`` clearing it) and the key mirror list takes the list's per-object
+lock on 3.13t; growing them takes it once per chunk. Reads take no lock.
 
 Consistency: ``get``, ``insert``, ``get_or_insert``, ``remove``/``pop``,
 ``__contains__`` are linearizable (each docstring names its linearization
@@ -42,7 +64,7 @@ strictly increasing (decreasing) order, every key yielded was present with
 the value yielded at some moment during the iteration, and every key present
 throughout the iteration is yielded. ``len`` is a counter, exact only at rest.
 
->>> m = SkipListMap(capacity=64)
+>>> m = SkipListMap()
 >>> m.insert(3, "c"), m.insert(1, "a"), m.insert(3, "C")
 (True, True, False)
 >>> list(m.items())
@@ -58,11 +80,13 @@ from __future__ import annotations
 import random
 
 from freeorder import atomic
-from freeorder.atomic import INT64_MAX, INT64_MIN, RELAXED
+from freeorder.atomic import INT64_MAX, INT64_MIN
 from freeorder.reclaim import EpochCollector, NoReclaim
 
-from .arena import INDEX_MASK, Arena
+from .arena import DEFAULT_MAX_CAPACITY, INDEX_MASK, INDEX_SHIFT, MARK, Arena, make_ref
 
+_RELAXED = int(atomic.RELAXED)
+_NOT_MARK = ~MARK
 _MISSING = object()
 _getrandbits = random.getrandbits
 
@@ -90,17 +114,21 @@ def _needs_protect(reclaimer) -> bool:
 class SkipListMap:
     """Lock-free ordered map int64 -> object (see the module docstring for the invariant).
 
-    ``capacity`` bounds live nodes plus replaced values and slots awaiting
-    reclamation (one slot is the head). ``max_height`` defaults to a height
-    that suits ``capacity`` (towers grow with probability 1/4 per level).
+    The arena grows on demand; ``max_capacity`` (default: none but the
+    arena's) bounds live nodes plus replaced values and slots awaiting
+    reclamation (one more slot is the head); ``initial_capacity`` is what
+    it reserves first. ``max_height`` defaults to a height that suits
+    ``max_capacity`` (towers grow with probability 1/4 per level).
     """
 
-    def __init__(self, capacity: int = 1 << 16, reclaimer=None, max_height: int | None = None,
-                 arena_name: str = "SkipListMap", sanitize: bool | None = None):
+    def __init__(self, max_capacity: int | None = None, reclaimer=None, max_height: int | None = None,
+                 arena_name: str = "SkipListMap", sanitize: bool | None = None,
+                 initial_capacity: int | None = None):
         if reclaimer is None:
             reclaimer = EpochCollector()
+        bound = DEFAULT_MAX_CAPACITY if max_capacity is None else max_capacity
         if max_height is None:
-            max_height = max(4, min(32, (max(capacity, 4).bit_length() + 1) // 2 + 1))
+            max_height = max(4, min(32, (max(bound, 4).bit_length() + 1) // 2 + 1))
         if not 1 <= max_height <= 32:
             raise ValueError(f"max_height={max_height!r} must be in 1..32")
         self._hp = _needs_protect(reclaimer)
@@ -108,15 +136,25 @@ class SkipListMap:
             raise ValueError("SkipListMap needs a HazardRegistry with hazards_per_thread >= 4")
         self.reclaimer = reclaimer
         self.max_height = H = max_height
-        self.arena = arena = Arena(capacity + 1, fields=("key", "height", "refs", "val"),
-                                   name=arena_name, sanitize=sanitize)
-        self._next = atomic.AtomicIntArray((capacity + 2) * H)
-        # keys are immutable while a node is reachable: hot paths read this plain list
-        # (one subscript instead of an atomic call); arena.key keeps a copy for audit/sanitizer
-        self._keys = [0] * (capacity + 2)
+        arena_max = None if max_capacity is None else max_capacity + 1
+        if initial_capacity is not None:
+            initial_capacity = initial_capacity + 1
+            if arena_max is not None:
+                initial_capacity = min(initial_capacity, arena_max)
+        next_fields = tuple(f"next{level}" for level in range(H))
+        self.arena = arena = Arena(arena_max, fields=("key", "height", "refs", "val") + next_fields,
+                                   name=arena_name, sanitize=sanitize, initial_capacity=initial_capacity,
+                                   reclaimer=reclaimer)
+        self._san = arena.sanitize
+        self._nexts = tuple(getattr(arena, f) for f in next_fields)
+        self._payload = arena.payload
         self._key, self._height, self._refs, self._val = arena.key, arena.height, arena.refs, arena.val
         head = arena.alloc(None)
-        self._head = (head >> 1) & INDEX_MASK
+        # keys are immutable while a node is reachable: hot paths read this plain list
+        # (one subscript instead of an atomic call); arena.key keeps a copy for audit/sanitizer.
+        # It grows with the slots handed out (as the payload list does), not the capacity
+        self._keys = [0] * len(arena.payload)
+        self._head = (head >> INDEX_SHIFT) & INDEX_MASK
         self._height.store(self._head, H)
         self._refs.store(self._head, 1)
         self._top = atomic.AtomicInt(1)  # levels in use (only grows)
@@ -125,19 +163,35 @@ class SkipListMap:
         self._hbits = 2 * (H - 1)
 
     def __repr__(self) -> str:
-        return f"SkipListMap(len~{len(self)}, capacity={self.arena.capacity - 1}, reclaimer={self.reclaimer.name})"
+        return (f"SkipListMap(len~{len(self)}, capacity={self.arena.capacity - 1}, "
+                f"max_capacity={self.arena.max_capacity - 1}, reclaimer={self.reclaimer.name})")
 
     # -- core ---------------------------------------------------------------
 
-    def _unref(self, g, ref: int) -> None:
-        """Drop one reference to node ``ref``; the thread that drops the last retires it."""
-        index = (ref >> 1) & INDEX_MASK
-        if self._refs.fetch_sub(index, 1) == 1:
+    def _unref(self, g, ref: int, n: int = 1) -> None:
+        """Drop ``n`` references to node ``ref``; the thread that drops the last retires it.
+
+        ``ref`` is unmarked here, so it is its own ``key_of``.
+        """
+        index = (ref >> INDEX_SHIFT) & INDEX_MASK
+        if self._refs.fetch_sub(index, n) == n:
             arena = self.arena
-            value_ref = self._val.load(index) & ~1
+            value_ref = self._val.load(index) & _NOT_MARK
             if value_ref:
-                g.retire(arena, value_ref)
-            g.retire(arena, ref & ~1)
+                if arena.sanitize:
+                    arena.mark_retired(value_ref)
+                g.retire(arena.free, value_ref, value_ref)
+            if arena.sanitize:
+                arena.mark_retired(ref)
+            g.retire(arena.free, ref, ref)
+
+    def _grow_keys(self, index: int) -> None:
+        """Make ``self._keys[index]`` exist (before the node at ``index`` is published)."""
+        keys = self._keys
+        n = len(keys)
+        if index >= n:
+            # at least double; concurrent growers may both extend: harmless slack
+            keys.extend([0] * max(index + 1 - n, n))
 
     def _find(self, key: int, g, preds, succs, stop: int = 0) -> int:
         """Search for ``key`` from the top level down to level ``stop``.
@@ -151,43 +205,41 @@ class SkipListMap:
         With hazard pointers each step's ``protect`` validates that the link
         it followed is unchanged (and unmarked, so the node is still linked).
         """
-        H = self.max_height
-        nxt = self._next
-        nxt_load, cas = nxt.load, nxt.compare_exchange
+        nexts = self._nexts
         keys = self._keys
-        key_load = keys.__getitem__
         hp = self._hp
         protect = g.protect
         arena = self.arena
-        san = arena.sanitize
+        san = self._san
         head = self._head
+        IS, IM = INDEX_SHIFT, INDEX_MASK
         while True:
             pred = head
             cp, cc, cn = 0, 1, 2
             level = self._top.load() - 1
-            found = 0
+            cur = 0
             restart = False
             while level >= stop:
-                cur = protect(cc, nxt, pred * H + level) if hp else nxt_load(pred * H + level)
+                nl = nexts[level]
+                cur = protect(cc, nl, pred) if hp else nl.load(pred)
                 if cur & 1:
                     restart = True
                     break
                 while cur:
                     if san:
                         arena.check(cur)
-                    ci = (cur >> 1) & INDEX_MASK
-                    succ = protect(cn, nxt, ci * H + level) if hp else nxt_load(ci * H + level)
+                    ci = (cur >> IS) & IM
+                    succ = protect(cn, nl, ci) if hp else nl.load(ci)
                     if succ & 1:
                         succ -= 1
-                        if cas(pred * H + level, cur, succ) == cur:
+                        if nl.compare_exchange(pred, cur, succ) == cur:
                             self._unref(g, cur)
                             cur = succ
                             cc, cn = cn, cc
                             continue
                         restart = True
                         break
-                    ck = keys[ci]
-                    if ck >= key:
+                    if keys[ci] >= key:
                         break
                     pred = ci
                     cur = succ
@@ -201,39 +253,29 @@ class SkipListMap:
             if restart:
                 continue
             if preds is not None:
-                preds[H] = cp  # the hazard cells guarding pred and succ of level ``stop``
-                succs[H] = cc
-            if cur and keys[(cur >> 1) & INDEX_MASK] == key:
-                found = cur
-            return found
+                preds[-1] = cp  # the hazard cells guarding pred and succ of level ``stop``
+                succs[-1] = cc
+            if cur and keys[(cur >> IS) & IM] == key:
+                return cur
+            return 0
 
     def _value(self, g, index: int):
         """(dead, value) of node ``index``; the value read under protection."""
         val = g.protect(_HZ_VAL, self._val, index) if self._hp else self._val.load(index)
-        if val & 1:
+        if val & MARK:
             return True, None
-        arena = self.arena
         if val:
-            if arena.sanitize:
-                arena.check(val)
-            return False, arena.payload[(val >> 1) & INDEX_MASK]
-        return False, arena.payload[index]
+            if self._san:
+                self.arena.check(val)
+            return False, self._payload[(val >> INDEX_SHIFT) & INDEX_MASK]
+        return False, self._payload[index]
 
     def _mark_tower(self, index: int) -> bool:
         """Mark node ``index``'s next pointers top-down; True if this call marked level 0."""
-        H = self.max_height
-        fetch_or = self._next.fetch_or
-        base = index * H
+        nexts = self._nexts
         for level in range(self._height.load(index) - 1, 0, -1):
-            fetch_or(base + level, 1)
-        return not fetch_or(base, 1) & 1
-
-    def _random_height(self) -> int:
-        bits = self._hbits
-        if not bits:
-            return 1
-        r = _getrandbits(bits) | (1 << bits)
-        return (((r & -r).bit_length() - 1) >> 1) + 1
+            nexts[level].fetch_or(index, MARK)
+        return not nexts[0].fetch_or(index, MARK) & MARK
 
     # -- point operations --------------------------------------------------
 
@@ -246,42 +288,37 @@ class SkipListMap:
         """
         if type(key) is not int or not INT64_MIN <= key <= INT64_MAX:
             key = check_key(key)
-        H = self.max_height
-        nxt = self._next
-        nxt_load = nxt.load
-        keys = self._keys
-        key_load = keys.__getitem__
-        val_load = self._val.load
-        hp = self._hp
-        arena = self.arena
-        san = arena.sanitize
-        payload = arena.payload
         g = self.reclaimer.pin()
         try:
-            if hp or san:
+            if self._hp or self._san:
                 found = self._find(key, g, None, None)
                 if not found:
                     return default
-                dead, value = self._value(g, (found >> 1) & INDEX_MASK)
+                dead, value = self._value(g, (found >> INDEX_SHIFT) & INDEX_MASK)
                 return default if dead else value
             # epoch / none fast path: a read-only descent that still helps unlink
-            cas = nxt.compare_exchange
+            nexts = self._nexts
+            keys = self._keys
+            val_cell = self._val
+            payload = self._payload
             head = self._head
+            IS, IM = INDEX_SHIFT, INDEX_MASK
             while True:
                 pred = head
                 level = self._top.load() - 1
                 restart = False
                 while level >= 0:
-                    cur = nxt_load(pred * H + level)
+                    nl = nexts[level]
+                    cur = nl.load(pred)
                     if cur & 1:
                         restart = True
                         break
                     while cur:
-                        ci = (cur >> 1) & INDEX_MASK
-                        succ = nxt_load(ci * H + level)
+                        ci = (cur >> IS) & IM
+                        succ = nl.load(ci)
                         if succ & 1:
                             succ -= 1
-                            if cas(pred * H + level, cur, succ) == cur:
+                            if nl.compare_exchange(pred, cur, succ) == cur:
                                 self._unref(g, cur)
                                 cur = succ
                                 continue
@@ -293,9 +330,9 @@ class SkipListMap:
                         if ck == key:
                             # present iff the dead bit is clear; if dead, only a
                             # level-0 sighting proves absence
-                            val = val_load(ci)
+                            val = val_cell.load(ci)
                             if not val & 1:
-                                return payload[(val >> 1) & INDEX_MASK] if val else payload[ci]
+                                return payload[(val >> IS) & IM] if val else payload[ci]
                             if level == 0:
                                 return default
                             break
@@ -351,11 +388,15 @@ class SkipListMap:
     def _insert(self, key: int, value, replace: bool):
         H = self.max_height
         arena = self.arena
-        nxt = self._next
-        cas = nxt.compare_exchange
+        san = self._san
+        nexts = self._nexts
+        next0 = nexts[0]
         val_cell = self._val
         hp = self._hp
+        payload = self._payload
+        IS, IM = INDEX_SHIFT, INDEX_MASK
         slot = 0  # a slot allocated for value, used as the node or as a value slot
+        slots = None
         preds = [self._head] * (H + 1)
         succs = [0] * (H + 1)
         g = self.reclaimer.pin()
@@ -363,46 +404,59 @@ class SkipListMap:
             while True:
                 found = self._find(key, g, preds, succs)
                 if found:
-                    fi = (found >> 1) & INDEX_MASK
+                    fi = (found >> IS) & IM
                     val = g.protect(_HZ_VAL, val_cell, fi) if hp else val_cell.load(fi)
-                    while not val & 1:
+                    while not val & MARK:
                         if not replace:
                             if slot:  # never published: straight back to the arena
-                                if arena.sanitize:
+                                if san:
                                     arena.mark_retired(slot)
-                                arena.free(slot)
-                            if arena.sanitize and val:
+                                slots.free(slot)
+                            if san and val:
                                 arena.check(val)
-                            return False, arena.payload[(val >> 1) & INDEX_MASK] if val else arena.payload[fi]
+                            return False, payload[(val >> IS) & IM] if val else payload[fi]
                         if not slot:
-                            slot = arena.alloc(value)
+                            slots = arena.local()
+                            slot = slots.alloc(value)
                         witnessed = val_cell.compare_exchange(fi, val, slot)
                         if witnessed == val:
-                            if val:
-                                g.retire(arena, val)
+                            if val:  # the replaced value slot: unmarked, its own key_of
+                                if san:
+                                    arena.mark_retired(val)
+                                g.retire(arena.free, val, val)
                             return False, value
                         val = g.protect(_HZ_VAL, val_cell, fi) if hp else witnessed
                     # dead but maybe not yet marked: help its remover, then search again
                     self._mark_tower(fi)
                     continue
                 if not slot:
-                    slot = arena.alloc(value)
-                ni = (slot >> 1) & INDEX_MASK
-                height = self._random_height()
-                self._key.store(ni, key)
-                self._keys[ni] = key
-                self._height.store(ni, height)
-                self._refs.store(ni, 2)  # the inserter + level 0
-                val_cell.store(ni, 0)
-                base = ni * H
+                    slots = arena.local()
+                    slot = slots.alloc(value)
+                ni = (slot >> IS) & IM
+                bits = self._hbits
+                if bits:
+                    r = _getrandbits(bits) | (1 << bits)
+                    height = (((r & -r).bit_length() - 1) >> 1) + 1
+                else:
+                    height = 1
+                keys = self._keys
+                if ni >= len(keys):
+                    self._grow_keys(ni)
+                keys[ni] = key
+                # RELAXED stores into the unpublished node: the SEQ_CST compare-exchange that
+                # links it at level 0 publishes them (readers load its reference SEQ_CST)
+                self._key.store(ni, key, _RELAXED)
+                self._height.store(ni, height, _RELAXED)
+                self._refs.store(ni, 2, _RELAXED)  # the inserter + level 0
+                val_cell.store(ni, 0, _RELAXED)
                 for level in range(1, height):
-                    nxt.store(base + level, 0)
+                    nexts[level].store(ni, 0, _RELAXED)
                 succ = succs[0]
-                nxt.store(base, succ)
-                if cas(preds[0] * H, succ, slot) == succ:
+                next0.store(ni, succ, _RELAXED)
+                if next0.compare_exchange(preds[0], succ, slot) == succ:
                     break
             # linked at level 0: the key is present
-            self._len.fetch_add(1, RELAXED)
+            self._len.fetch_add(1, _RELAXED)  # RELAXED: a statistic, exact only at rest
             if height > 1:
                 self._build_tower(g, key, slot, height, preds, succs)
             self._unref(g, slot)
@@ -411,15 +465,11 @@ class SkipListMap:
             g.unpin()
 
     def _build_tower(self, g, key: int, ref: int, height: int, preds, succs) -> None:
-        H = self.max_height
-        nxt = self._next
-        nxt_load, cas = nxt.load, nxt.compare_exchange
+        nexts = self._nexts
         keys = self._keys
-        key_load = keys.__getitem__
         refs = self._refs
         hp = self._hp
-        ni = (ref >> 1) & INDEX_MASK
-        base = ni * H
+        ni = (ref >> INDEX_SHIFT) & INDEX_MASK
         top = self._top
         t = top.load()
         while t < height:  # levels above the old top: preds[l] is the head, succs[l] null
@@ -429,31 +479,32 @@ class SkipListMap:
             t = witnessed
         fresh = False
         for level in range(1, height):
+            nl = nexts[level]
             while True:
                 if hp or fresh:
                     # with hazard pointers only the last level searched stays protected
                     self._find(key, g, preds, succs, level)
                     fresh = False
                 succ = succs[level]
-                mine = nxt_load(base + level)
-                if mine & 1:
-                    return self._finish_tower(g, key, base, height)
-                if succ and key_load((succ >> 1) & INDEX_MASK) == key:
+                mine = nl.load(ni)
+                if mine & MARK:
+                    return self._finish_tower(g, key, ni, height)
+                if succ and keys[(succ >> INDEX_SHIFT) & INDEX_MASK] == key:
                     # a dead node with our key: let the search unlink it first
                     fresh = True
                     continue
-                if cas(base + level, mine, succ) != mine:
-                    return self._finish_tower(g, key, base, height)
+                if nl.compare_exchange(ni, mine, succ) != mine:
+                    return self._finish_tower(g, key, ni, height)
                 refs.fetch_add(ni, 1)
-                if cas(preds[level] * H + level, succ, ref) == succ:
+                if nl.compare_exchange(preds[level], succ, ref) == succ:
                     break
                 refs.fetch_sub(ni, 1)  # the inserter's reference keeps it above zero
                 fresh = True
-        self._finish_tower(g, key, base, height)
+        self._finish_tower(g, key, ni, height)
 
-    def _finish_tower(self, g, key: int, base: int, height: int) -> None:
+    def _finish_tower(self, g, key: int, ni: int, height: int) -> None:
         # removed while we built: a level linked after the remover's search must be unlinked
-        if self._next.load(base + height - 1) & 1:
+        if self._nexts[height - 1].load(ni) & MARK:
             self._find(key, g, None, None)
 
     def remove(self, key):
@@ -481,7 +532,7 @@ class SkipListMap:
         try:
             found = self._find(key, g, preds, succs)
             if found:
-                value = self._kill(g, key, (found >> 1) & INDEX_MASK, found, preds)
+                value = self._kill(g, key, (found >> INDEX_SHIFT) & INDEX_MASK, found, preds)
                 if value is not _MISSING:
                     return value
         finally:
@@ -500,30 +551,35 @@ class SkipListMap:
         val_cell = self._val
         hp = self._hp
         val = g.protect(_HZ_VAL, val_cell, index) if hp else val_cell.load(index)
-        while not val & 1:
-            witnessed = val_cell.compare_exchange(index, val, val | 1)
+        while not val & MARK:
+            witnessed = val_cell.compare_exchange(index, val, val | MARK)
             if witnessed == val:
-                arena = self.arena
                 if val:
-                    if arena.sanitize:
-                        arena.check(val)
-                    value = arena.payload[(val >> 1) & INDEX_MASK]
+                    if self._san:
+                        self.arena.check(val)
+                    value = self._payload[(val >> INDEX_SHIFT) & INDEX_MASK]
                 else:
-                    value = arena.payload[index]
-                self._len.fetch_sub(1, RELAXED)
-                self._mark_tower(index)
+                    value = self._payload[index]
+                self._len.fetch_sub(1, _RELAXED)  # RELAXED: a statistic, exact only at rest
+                # mark the tower top-down (inline _mark_tower)
+                nexts = self._nexts
+                height = self._height.load(index)
+                for level in range(height - 1, -1, -1):
+                    nexts[level].fetch_or(index, MARK)
                 if preds is None:
                     self._find(key, g, None, None)
                     return value
-                H = self.max_height
-                nxt = self._next
-                for level in range(self._height.load(index) - 1, -1, -1):
-                    succ = nxt.load(index * H + level) & ~1
-                    if nxt.compare_exchange(preds[level] * H + level, ref, succ) == ref:
-                        self._unref(g, ref)
-                    else:
-                        self._find(key, g, None, None)
+                unlinked = 0
+                for level in range(height - 1, -1, -1):
+                    nl = nexts[level]
+                    succ = nl.load(index) & _NOT_MARK
+                    if nl.compare_exchange(preds[level], ref, succ) != ref:
                         break
+                    unlinked += 1
+                if unlinked:  # one count per level this thread unlinked
+                    self._unref(g, ref, unlinked)
+                if unlinked < height:
+                    self._find(key, g, None, None)  # unlinks what is left
                 return value
             val = g.protect(_HZ_VAL, val_cell, index) if hp else witnessed
         self._mark_tower(index)  # help the remover
@@ -533,24 +589,22 @@ class SkipListMap:
 
     def _first_node(self, g) -> int:
         """The first live-looking node at level 0 (protected, cell 1), unlinking dead ones before it."""
-        H = self.max_height
-        nxt = self._next
+        next0 = self._nexts[0]
         head = self._head
         hp = self._hp
-        arena = self.arena
         protect = g.protect
         while True:
-            cur = protect(1, nxt, head * H) if hp else nxt.load(head * H)
+            cur = protect(1, next0, head) if hp else next0.load(head)
             if not cur:
                 return 0
-            if arena.sanitize:
-                arena.check(cur)
-            ci = (cur >> 1) & INDEX_MASK
-            if not (g.protect(_HZ_VAL, self._val, ci) if hp else self._val.load(ci)) & 1:
+            if self._san:
+                self.arena.check(cur)
+            ci = (cur >> INDEX_SHIFT) & INDEX_MASK
+            if not (protect(_HZ_VAL, self._val, ci) if hp else self._val.load(ci)) & MARK:
                 return cur
             # dead: finish its removal so it leaves the front
             self._mark_tower(ci)
-            self._find(self._key.load(ci), g, None, None)
+            self._find(self._keys[ci], g, None, None)
 
     def _last_node(self, g) -> int:
         """Index of the last live-looking node at level 0 (protected), 0 if empty."""
@@ -564,12 +618,12 @@ class SkipListMap:
             last = preds[0]
             if last == head:
                 return 0
-            if self.arena.sanitize:
-                self.arena.check((self.arena.version(last) << 32) | (last << 1))
-            if not (g.protect(_HZ_VAL, self._val, last) if self._hp else self._val.load(last)) & 1:
+            if self._san:
+                self.arena.check(make_ref(last, self.arena.version(last)))
+            if not (g.protect(_HZ_VAL, self._val, last) if self._hp else self._val.load(last)) & MARK:
                 return last
             self._mark_tower(last)
-            self._find(self._key.load(last), g, None, None)
+            self._find(self._keys[last], g, None, None)
 
     def first(self):
         """(key, value) of the least key; KeyError if empty. Linearization point: the value-cell load
@@ -580,10 +634,10 @@ class SkipListMap:
                 ref = self._first_node(g)
                 if not ref:
                     raise KeyError("first() of an empty SkipListMap")
-                ci = (ref >> 1) & INDEX_MASK
+                ci = (ref >> INDEX_SHIFT) & INDEX_MASK
                 dead, value = self._value(g, ci)
                 if not dead:
-                    return self._key.load(ci), value
+                    return self._keys[ci], value
         finally:
             g.unpin()
 
@@ -597,7 +651,7 @@ class SkipListMap:
                     raise KeyError("last() of an empty SkipListMap")
                 dead, value = self._value(g, ci)
                 if not dead:
-                    return self._key.load(ci), value
+                    return self._keys[ci], value
         finally:
             g.unpin()
 
@@ -613,8 +667,8 @@ class SkipListMap:
                 ref = self._first_node(g)
                 if not ref:
                     raise KeyError("pop_first() from an empty SkipListMap")
-                ci = (ref >> 1) & INDEX_MASK
-                key = self._key.load(ci)
+                ci = (ref >> INDEX_SHIFT) & INDEX_MASK
+                key = self._keys[ci]
                 value = self._kill(g, key, ci)
                 if value is not _MISSING:
                     return key, value
@@ -629,7 +683,7 @@ class SkipListMap:
                 ci = self._last_node(g)
                 if not ci:
                     raise KeyError("pop_last() from an empty SkipListMap")
-                key = self._key.load(ci)
+                key = self._keys[ci]
                 value = self._kill(g, key, ci)
                 if value is not _MISSING:
                     return key, value
@@ -656,14 +710,12 @@ class SkipListMap:
         reached, or a lost unlink race) and should resume after the last item.
         """
         H = self.max_height
-        nxt = self._next
-        nxt_load, cas = nxt.load, nxt.compare_exchange
+        next0 = self._nexts[0]
         keys = self._keys
-        key_load = keys.__getitem__
         hp = self._hp
         protect = g.protect
         arena = self.arena
-        san = arena.sanitize
+        san = self._san
         out = []
         preds = [self._head] * (H + 1)
         succs = [0] * (H + 1)
@@ -675,11 +727,11 @@ class SkipListMap:
         while cur:
             if san:
                 arena.check(cur)
-            ci = (cur >> 1) & INDEX_MASK
-            succ = protect(cn, nxt, ci * H) if hp else nxt_load(ci * H)
-            if succ & 1:
-                succ -= 1
-                if cas(pred * H, cur, succ) == cur:
+            ci = (cur >> INDEX_SHIFT) & INDEX_MASK
+            succ = protect(cn, next0, ci) if hp else next0.load(ci)
+            if succ & MARK:
+                succ -= MARK
+                if next0.compare_exchange(pred, cur, succ) == cur:
                     self._unref(g, cur)
                     cur = succ
                     cc, cn = cn, cc
@@ -737,7 +789,7 @@ class SkipListMap:
                 level = min(2, self._top.load() - 1)
                 self._find(hi, g, preds, succs, level)
                 start = preds[level]
-                start_key = lo if start == head else max(lo, self._key.load(start))
+                start_key = lo if start == head else max(lo, self._keys[start])
                 batch = []
                 cursor = start_key
                 while True:
@@ -779,14 +831,15 @@ class SkipListMap:
         level below, and (sanitizer) no slot allocated but unreachable.
         """
         H = self.max_height
-        nxt = self._next
+        nexts = self._nexts
+        arena = self.arena
         g = self.reclaimer.pin()
         try:
             # help: finish removals of dead nodes, and unlink marked ones at every level
             for level in range(H - 1, -1, -1):
                 for key, index in self._level_nodes(level, strict=False):
-                    dead = self._val.load(index) & 1
-                    marked = any(nxt.load(index * H + l) & 1 for l in range(self._height.load(index)))
+                    dead = self._val.load(index) & MARK
+                    marked = any(nexts[l].load(index) & MARK for l in range(self._height.load(index)))
                     if dead or marked:
                         self._mark_tower(index)
                         self._find(key, g, None, None)
@@ -802,16 +855,16 @@ class SkipListMap:
         reachable = {self._head}
         live = 0
         for key, index in levels[0]:
-            if not self.arena.is_current(self._ref_of(index)):
+            if arena.sanitize and not arena.is_current(make_ref(index, arena.version(index))):
                 raise AssertionError(f"stale slot {index} reachable")
             reachable.add(index)
             if self._keys[index] != key:
                 raise AssertionError(f"key mirror of slot {index} is {self._keys[index]}, arena has {key}")
             val = self._val.load(index)
-            if val & 1:
+            if val & MARK:
                 raise AssertionError(f"dead node with key {key} reachable at rest")
             if val:
-                reachable.add((val >> 1) & INDEX_MASK)
+                reachable.add((val >> INDEX_SHIFT) & INDEX_MASK)
             live += 1
             if not 1 <= self._height.load(index) <= H:
                 raise AssertionError(f"node {key} has height {self._height.load(index)}")
@@ -828,12 +881,8 @@ class SkipListMap:
             if self._refs.load(index) != expected:
                 raise AssertionError(
                     f"node {key}: reference count {self._refs.load(index)} != levels linked {expected}")
-        if self.arena.sanitize:
-            leaked = self.arena.leaks(reachable)
-            if leaked:
-                raise AssertionError(f"leaked slots (allocated, unreachable, never retired): {leaked[:10]}")
-        counts = {"length": live, "counter": self._len.load(), "in_use": self.arena.in_use,
-                  "peak": self.arena.peak}
+        arena.assert_no_leaks(reachable)
+        counts = {"length": live, "counter": self._len.load(), "in_use": arena.in_use, "peak": arena.peak}
         for level in range(1, H):
             if levels[level]:
                 counts[f"level{level}"] = len(levels[level])
@@ -841,25 +890,21 @@ class SkipListMap:
             raise AssertionError(f"length counter {counts['counter']} != live nodes {live}")
         return counts
 
-    def _ref_of(self, index: int) -> int:
-        return (self.arena.version(index) << 32) | (index << 1)
-
     def _level_nodes(self, level: int, strict: bool = True):
         """(key, index) of the nodes linked at ``level`` (quiescent); asserts no marks and no cycles."""
-        H = self.max_height
-        nxt = self._next
+        nl = self._nexts[level]
         out = []
         seen = set()
-        ref = nxt.load(self._head * H + level)
+        ref = nl.load(self._head)
         while ref:
-            if ref & 1:
+            if ref & MARK:
                 if strict:
                     raise AssertionError(f"marked pointer reachable at level {level} at rest")
-                ref -= 1
-            index = (ref >> 1) & INDEX_MASK
+                ref -= MARK
+            index = (ref >> INDEX_SHIFT) & INDEX_MASK
             if index in seen:
                 raise AssertionError(f"cycle through slot {index} at level {level}")
             seen.add(index)
             out.append((self._key.load(index), index))
-            ref = nxt.load(index * H + level)
+            ref = nl.load(index)
         return out
