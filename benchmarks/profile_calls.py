@@ -13,9 +13,10 @@ the unit), single thread, after a warm-up pass:
   calls* — every other ``c_call`` (builtins, methods of lists, dicts, locks).
   The harness's own loop is subtracted (a run of zero operations), and so is
   the one-line wrapper that composite operations (pin+unpin, alloc+free) need.
-- times the same N operations without the profiler: median of 5 passes, each
-  on a fresh structure, ns per operation (the loop calls ``fn(*args)``, whose
-  overhead is included for every row alike).
+- times the same N operations without the profiler: the fastest of 7
+  passes, each on a fresh structure (the pass least disturbed by other work
+  on a shared machine, as ``timeit`` advises), ns per operation (the loop
+  calls ``fn(*args)``, whose overhead is included for every row alike).
 
 GC disabled while counting and timing. Maps hold 1,000 keys before the
 insert phase (which adds N). Structures are built in their default
@@ -33,7 +34,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -42,7 +42,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 N = 2000
-REPEATS = 5
+REPEATS = 7
 PREFILL_KEYS = 1000
 ATOMICS_MODULE = "freeorder._atomics"
 
@@ -225,7 +225,7 @@ SCENARIOS = [  # (label for errors, scenario)
 
 
 def profile_scenario(make) -> dict[str, dict]:
-    """Warm up, count, then time (median of REPEATS fresh passes) each phase of one scenario."""
+    """Warm up, count, then time (fastest of REPEATS fresh passes) each phase of one scenario."""
     for _name, fn, argsets, _wrapper in make():  # warm-up pass: runs every phase once
         for args in argsets:
             fn(*args)
@@ -244,7 +244,7 @@ def profile_scenario(make) -> dict[str, dict]:
         for name, fn, argsets, _wrapper in make():
             timings[name].append(time_calls(fn, argsets))
     for name, ns in timings.items():
-        rows[name]["ns"] = statistics.median(ns)
+        rows[name]["ns"] = min(ns)
     return rows
 
 
