@@ -143,13 +143,16 @@ def verdict_table(verdicts, heading: str = "target") -> str:
 def calls_table(before: dict | None, after: dict | None) -> str:
     """Per operation: atomic calls, Python-level calls, other C calls and ns, before and after."""
     def cells(data, op):
-        row = (data or {}).get("ops", {}).get(op)
+        ops = (data or {}).get("ops", {})
+        row = ops.get(op)
         if not row:
             return ["–"] * 4
         if row.get("error"):
             return ["n/a"] * 3 + [row["error"][:40]]
+        load = ops.get("AtomicInt.load", {}).get("ns")
+        scale = f" ({row['ns'] / load:.0f}× load)" if load and op != "AtomicInt.load" else ""
         return [f"{row['atomic_calls']:.1f}", f"{row['python_calls']:.1f}", f"{row['other_c_calls']:.1f}",
-                fmt_ns(row["ns"])]
+                fmt_ns(row["ns"]) + scale]
 
     ops = list((before or {}).get("ops", {}))
     ops += [op for op in (after or {}).get("ops", {}) if op not in ops]
