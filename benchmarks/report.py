@@ -73,6 +73,7 @@ def load(section: str) -> dict[str, dict[str, tuple[float, float]]]:
             b.get_name(): (b.mean(), b.stdev() if b.get_nvalue() > 1 else 0.0) for b in suite.get_benchmarks()
         }
         data[config]["_date"] = measured_on(suite)
+        data[config]["_machine"] = machine_of(suite)
     return data
 
 
@@ -83,6 +84,15 @@ def measured_on(suite) -> str:
         if dates:
             return dates[0].date().isoformat()
     return "unknown date"
+
+
+def machine_of(suite) -> str:
+    """'AMD EPYC, 2 cores, Linux 6.18…': where the suite was measured (pyperf metadata), else this machine."""
+    meta = suite.get_benchmarks()[0].get_metadata() if suite.get_benchmarks() else {}
+    cpu = meta.get("cpu_model_name") or cpu_model()
+    cores = meta.get("cpu_count") or os.cpu_count()
+    system = meta.get("platform", f"{platform.system()}-{platform.release()}").rsplit("-x86_64", 1)[0]
+    return f"{cpu}, {cores} cores, {system.replace('-', ' ', 1)}"
 
 
 def load_json(prefix: str) -> dict[str, dict]:
@@ -110,9 +120,9 @@ def render(section: str, data) -> str:
     for c, _ in configs:
         names += [n for n in data[c] if n not in names and not n.startswith("_")]
     dates = sorted({data[c]["_date"] for c, _ in configs})
+    machines = sorted({data[c]["_machine"] for c, _ in configs})
     lines = [
-        f"Measured {', '.join(dates)} on {cpu_model()}, {os.cpu_count()} cores, "
-        f"{platform.system()} {platform.release()}; pyperf means (uncontended: time per call; "
+        f"Measured {', '.join(dates)} on {'; '.join(machines)}; pyperf means (uncontended: time per call; "
         "contended: operations per second summed over all threads).",
         "",
         "| benchmark | " + " | ".join(label for _, label in configs) + " |",
