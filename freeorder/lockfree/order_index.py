@@ -93,6 +93,7 @@ class OrderIndex:
         self.arena = arena = Arena(arena_max, fields=("key", "next"), name=arena_name, sanitize=sanitize,
                                    initial_capacity=initial_capacity, reclaimer=reclaimer)
         self._san = arena.sanitize
+        self._fast = not (self._hp or self._san)  # plain loads, no checks: get's inline walk
         self._key, self._next = arena.key, arena.next
         self._payload = arena.payload
         slots = arena.local()
@@ -128,10 +129,7 @@ class OrderIndex:
                 if succ & 1:
                     succ -= 1
                     if nxt.compare_exchange(pred, cur, succ) == cur:
-                        # this thread unlinked it: it retires it (cur is unmarked: its own key_of)
-                        if san:
-                            arena.mark_retired(cur)
-                        g.retire(arena.free, cur, cur)
+                        self._retire(g, cur)  # this thread unlinked it: it retires it
                         cur = succ
                         cc, cn = cn, cc
                         continue
@@ -143,6 +141,39 @@ class OrderIndex:
                 cp, cc, cn = cc, cn, cp
             else:
                 return pred, 0, cp, cc
+
+    def _find_fast(self, key: int, g, head: int):
+        """``_find`` under an epoch (or no) reclaimer and no sanitizer: (pred index, cur ref),
+        the same search with plain loads, no hazard cells and no checks."""
+        nxt = self._next
+        key_load = self._key.load
+        IS, IM = INDEX_SHIFT, INDEX_MASK
+        while True:
+            pred = head
+            cur = nxt.load(head)
+            while cur:
+                ci = (cur >> IS) & IM
+                succ = nxt.load(ci)
+                if succ & 1:
+                    succ -= 1
+                    if nxt.compare_exchange(pred, cur, succ) == cur:
+                        self._retire(g, cur)
+                        cur = succ
+                        continue
+                    break  # restart
+                if key_load(ci) >= key:
+                    return pred, cur
+                pred = ci
+                cur = succ
+            else:
+                return pred, 0
+
+    def _retire(self, g, ref: int) -> None:
+        """Retire node ``ref``, which this thread unlinked (unmarked: its own ``key_of``)."""
+        arena = self.arena
+        if self._san:
+            arena.mark_retired(ref)
+        g.retire(arena.free, ref, ref)
 
     def insert(self, key, payload) -> bool:
         """Add ``key`` -> ``payload``; False (and no change) if ``key`` is present.
@@ -158,8 +189,12 @@ class OrderIndex:
         try:
             ref = ni = 0
             slots = None
+            fast = self._fast
             while True:
-                pred, cur, _, _ = self._find(key, g, head)
+                if fast:
+                    pred, cur = self._find_fast(key, g, head)
+                else:
+                    pred, cur, _, _ = self._find(key, g, head)
                 if cur and self._key.load((cur >> INDEX_SHIFT) & INDEX_MASK) == key:
                     if ref:  # never published: straight back to the arena
                         if self._san:
@@ -188,6 +223,27 @@ class OrderIndex:
         head = self._heads[key % self.buckets]
         g = self.reclaimer.pin()
         try:
+            if self._fast:
+                # the search inlined, read-only: each node's next is loaded before the node
+                # is stepped past or reported; a marked one sends us to _find (which unlinks)
+                nxt = self._next
+                key_load = self._key.load
+                IS, IM = INDEX_SHIFT, INDEX_MASK
+                cur = nxt.load(head)  # a sentinel's next is never marked
+                while cur:
+                    ci = (cur >> IS) & IM
+                    ck = key_load(ci)
+                    if ck > key:
+                        # pred's unmarked next was cur: key was absent at that load
+                        return default
+                    succ = nxt.load(ci)
+                    if succ & 1:
+                        break  # cur is being removed: search again, helping
+                    if ck == key:
+                        return self._payload[ci]  # cur's next was unmarked: present at that load
+                    cur = succ
+                else:
+                    return default
             _, cur, _, _ = self._find(key, g, head)
             if cur:
                 ci = (cur >> INDEX_SHIFT) & INDEX_MASK
@@ -225,7 +281,10 @@ class OrderIndex:
         nxt = self._next
         g = self.reclaimer.pin()
         try:
-            pred, cur, _, _ = self._find(key, g, head)
+            if self._fast:
+                pred, cur = self._find_fast(key, g, head)
+            else:
+                pred, cur, _, _ = self._find(key, g, head)
             if cur:
                 ci = (cur >> INDEX_SHIFT) & INDEX_MASK
                 if self._key.load(ci) == key:
@@ -236,10 +295,10 @@ class OrderIndex:
                             payload = self._payload[ci]
                             self._len.fetch_sub(1, _RELAXED)  # RELAXED: a statistic, exact only at rest
                             if nxt.compare_exchange(pred, cur, succ) == cur:
-                                arena = self.arena
+                                # this thread unlinked it: it retires it (unmarked: its own key_of)
                                 if self._san:
-                                    arena.mark_retired(cur)
-                                g.retire(arena.free, cur, cur)  # cur is unmarked: its own key_of
+                                    self.arena.mark_retired(cur)
+                                g.retire(self.arena.free, cur, cur)
                             else:
                                 self._find(key, g, head)  # unlinks (and retires) it
                             return payload

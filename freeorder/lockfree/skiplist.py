@@ -146,6 +146,7 @@ class SkipListMap:
                                    name=arena_name, sanitize=sanitize, initial_capacity=initial_capacity,
                                    reclaimer=reclaimer)
         self._san = arena.sanitize
+        self._fast = not (self._hp or self._san)  # plain loads, no checks: _find_fast
         self._nexts = tuple(getattr(arena, f) for f in next_fields)
         self._payload = arena.payload
         self._key, self._height, self._refs, self._val = arena.key, arena.height, arena.refs, arena.val
@@ -171,19 +172,26 @@ class SkipListMap:
     def _unref(self, g, ref: int, n: int = 1) -> None:
         """Drop ``n`` references to node ``ref``; the thread that drops the last retires it.
 
-        ``ref`` is unmarked here, so it is its own ``key_of``.
+        The count's RMWs stay SEQ_CST (acquire-release at least): the thread that drops
+        the last must see every unlink the others made before dropping theirs.
         """
-        index = (ref >> INDEX_SHIFT) & INDEX_MASK
-        if self._refs.fetch_sub(index, n) == n:
-            arena = self.arena
-            value_ref = self._val.load(index) & _NOT_MARK
-            if value_ref:
-                if arena.sanitize:
-                    arena.mark_retired(value_ref)
-                g.retire(arena.free, value_ref, value_ref)
+        if self._refs.fetch_sub((ref >> INDEX_SHIFT) & INDEX_MASK, n) == n:
+            self._retire_node(g, ref)
+
+    def _retire_node(self, g, ref: int) -> None:
+        """Retire node ``ref`` (its count reached zero) and its last value slot, exactly once.
+
+        ``ref`` and the value reference are unmarked here, so each is its own ``key_of``.
+        """
+        arena = self.arena
+        value_ref = self._val.load((ref >> INDEX_SHIFT) & INDEX_MASK) & _NOT_MARK
+        if value_ref:
             if arena.sanitize:
-                arena.mark_retired(ref)
-            g.retire(arena.free, ref, ref)
+                arena.mark_retired(value_ref)
+            g.retire(arena.free, value_ref, value_ref)
+        if arena.sanitize:
+            arena.mark_retired(ref)
+        g.retire(arena.free, ref, ref)
 
     def _grow_keys(self, index: int) -> None:
         """Make ``self._keys[index]`` exist (before the node at ``index`` is published)."""
@@ -204,15 +212,24 @@ class SkipListMap:
         if a compare-exchange fails or a predecessor turns out to be marked.
         With hazard pointers each step's ``protect`` validates that the link
         it followed is unchanged (and unmarked, so the node is still linked).
+
+        Above ``stop`` a node that ends a level with a key greater than
+        ``key`` is not stepped past, so its next pointer is not loaded: the
+        search descends from ``pred`` (whose unmarked link to it was just
+        read); that node's own remover unlinks it. A node with ``key`` itself
+        is always checked, so a remover's search unlinks its node at every level.
         """
         nexts = self._nexts
         keys = self._keys
+        refs = self._refs
         hp = self._hp
         protect = g.protect
         arena = self.arena
         san = self._san
         head = self._head
         IS, IM = INDEX_SHIFT, INDEX_MASK
+        if not (hp or san):
+            return self._find_fast(key, g, preds, succs, stop)
         while True:
             pred = head
             cp, cc, cn = 0, 1, 2
@@ -229,17 +246,21 @@ class SkipListMap:
                     if san:
                         arena.check(cur)
                     ci = (cur >> IS) & IM
+                    ck = keys[ci]
+                    if ck > key and level > stop:
+                        break
                     succ = protect(cn, nl, ci) if hp else nl.load(ci)
                     if succ & 1:
                         succ -= 1
                         if nl.compare_exchange(pred, cur, succ) == cur:
-                            self._unref(g, cur)
+                            if refs.fetch_sub(ci, 1) == 1:
+                                self._retire_node(g, cur)
                             cur = succ
                             cc, cn = cn, cc
                             continue
                         restart = True
                         break
-                    if keys[ci] >= key:
+                    if ck >= key:
                         break
                     pred = ci
                     cur = succ
@@ -255,6 +276,68 @@ class SkipListMap:
             if preds is not None:
                 preds[-1] = cp  # the hazard cells guarding pred and succ of level ``stop``
                 succs[-1] = cc
+            if cur and keys[(cur >> IS) & IM] == key:
+                return cur
+            return 0
+
+    def _find_fast(self, key: int, g, preds, succs, stop: int) -> int:
+        """``_find`` under an epoch (or no) reclaimer and no sanitizer: the same search with
+        plain loads, no hazard cells to rotate and no checks (the hot path of insert and pop)."""
+        nexts = self._nexts
+        keys = self._keys
+        refs = self._refs
+        top = self._top
+        head = self._head
+        IS, IM = INDEX_SHIFT, INDEX_MASK
+        while True:
+            pred = head
+            level = top.load() - 1
+            cur = 0
+            restart = False
+            while level >= stop:
+                nl = nexts[level]
+                cur = nl.load(pred)
+                if cur & 1:
+                    restart = True
+                    break
+                while cur:
+                    ci = (cur >> IS) & IM
+                    if keys[ci] < key:  # step past cur (unlinking it if marked)
+                        succ = nl.load(ci)
+                        if succ & 1:
+                            succ -= 1
+                            if nl.compare_exchange(pred, cur, succ) == cur:
+                                if refs.fetch_sub(ci, 1) == 1:
+                                    self._retire_node(g, cur)
+                                cur = succ
+                                continue
+                            restart = True
+                            break
+                        pred = ci
+                        cur = succ
+                        continue
+                    if level > stop and keys[ci] > key:
+                        break  # ends this level: descend from pred (see _find)
+                    succ = nl.load(ci)
+                    if succ & 1:  # cur ends the search but is marked: unlink it, go on
+                        succ -= 1
+                        if nl.compare_exchange(pred, cur, succ) == cur:
+                            if refs.fetch_sub(ci, 1) == 1:
+                                self._retire_node(g, cur)
+                            cur = succ
+                            continue
+                        restart = True
+                    break
+                if restart:
+                    break
+                if preds is not None:
+                    preds[level] = pred
+                    succs[level] = cur
+                level -= 1
+            if restart:
+                continue
+            if preds is not None:
+                preds[-1], succs[-1] = 0, 1  # hazard cells: unused without hazard pointers
             if cur and keys[(cur >> IS) & IM] == key:
                 return cur
             return 0
@@ -315,29 +398,31 @@ class SkipListMap:
                         break
                     while cur:
                         ci = (cur >> IS) & IM
-                        succ = nl.load(ci)
-                        if succ & 1:
-                            succ -= 1
-                            if nl.compare_exchange(pred, cur, succ) == cur:
-                                self._unref(g, cur)
-                                cur = succ
-                                continue
-                            restart = True
-                            break
-                        ck = keys[ci]
-                        if ck > key:
-                            break
-                        if ck == key:
-                            # present iff the dead bit is clear; if dead, only a
-                            # level-0 sighting proves absence
+                        if keys[ci] < key:
+                            # step past cur: load its next (unlinking cur if that is marked)
+                            succ = nl.load(ci)
+                            if succ & 1:
+                                succ -= 1
+                                if nl.compare_exchange(pred, cur, succ) == cur:
+                                    self._unref(g, cur)
+                                    cur = succ
+                                    continue
+                                restart = True
+                                break
+                            pred = ci
+                            cur = succ
+                            continue
+                        if keys[ci] == key:
+                            # present iff the dead bit is clear (a marked node is dead); if
+                            # dead, only a level-0 sighting proves absence
                             val = val_cell.load(ci)
                             if not val & 1:
                                 return payload[(val >> IS) & IM] if val else payload[ci]
                             if level == 0:
                                 return default
-                            break
-                        pred = ci
-                        cur = succ
+                        # cur ends this level (its key is >= key): descend from pred, whose
+                        # unmarked link to cur was just read -- cur's own next is not needed
+                        break
                     if restart:
                         break
                     level -= 1
@@ -401,8 +486,12 @@ class SkipListMap:
         succs = [0] * (H + 1)
         g = self.reclaimer.pin()
         try:
+            fast = self._fast
             while True:
-                found = self._find(key, g, preds, succs)
+                if fast:
+                    found = self._find_fast(key, g, preds, succs, 0)
+                else:
+                    found = self._find(key, g, preds, succs)
                 if found:
                     fi = (found >> IS) & IM
                     val = g.protect(_HZ_VAL, val_cell, fi) if hp else val_cell.load(fi)
@@ -442,12 +531,16 @@ class SkipListMap:
                 keys = self._keys
                 if ni >= len(keys):
                     self._grow_keys(ni)
+                # a plain list store: the SEQ_CST compare-exchange below publishes it as it does
+                # the RELAXED stores (a reader subscripts the list after loading the reference)
                 keys[ni] = key
                 # RELAXED stores into the unpublished node: the SEQ_CST compare-exchange that
                 # links it at level 0 publishes them (readers load its reference SEQ_CST)
                 self._key.store(ni, key, _RELAXED)
                 self._height.store(ni, height, _RELAXED)
-                self._refs.store(ni, 2, _RELAXED)  # the inserter + level 0
+                # the inserter + one per level it will link, taken in advance: the levels
+                # it does not link are given back with the inserter's own at the end
+                self._refs.store(ni, 1 + height, _RELAXED)
                 val_cell.store(ni, 0, _RELAXED)
                 for level in range(1, height):
                     nexts[level].store(ni, 0, _RELAXED)
@@ -458,19 +551,31 @@ class SkipListMap:
             # linked at level 0: the key is present
             self._len.fetch_add(1, _RELAXED)  # RELAXED: a statistic, exact only at rest
             if height > 1:
-                self._build_tower(g, key, slot, height, preds, succs)
-            self._unref(g, slot)
+                drop = height - self._build_tower(g, key, slot, height, preds, succs)
+            else:
+                drop = 1
+            if self._refs.fetch_sub(ni, drop) == drop:  # the inserter's and any unused levels'
+                self._retire_node(g, slot)
             return True, value
         finally:
             g.unpin()
 
-    def _build_tower(self, g, key: int, ref: int, height: int, preds, succs) -> None:
+    def _build_tower(self, g, key: int, ref: int, height: int, preds, succs) -> int:
+        """Link node ``ref`` at levels 1..height-1, bottom-up; returns how many it linked.
+
+        Stops at the first level found marked (a remover got there first). Its
+        count was taken in advance (see ``_insert``), so a level costs two
+        compare-exchanges: our next pointer to the successor, then the link.
+        """
         nexts = self._nexts
         keys = self._keys
-        refs = self._refs
         hp = self._hp
+        fast = self._fast
         ni = (ref >> INDEX_SHIFT) & INDEX_MASK
         top = self._top
+        # a search that reads a stale (lower) top only starts lower: each level is a
+        # sub-list of the one below, so it stays correct, and raising it needs no order
+        # beyond the compare-exchange's own
         t = top.load()
         while t < height:  # levels above the old top: preds[l] is the head, succs[l] null
             witnessed = top.compare_exchange(t, height)
@@ -480,27 +585,29 @@ class SkipListMap:
         fresh = False
         for level in range(1, height):
             nl = nexts[level]
+            mine = 0  # stored before publication; until linked here only a remover's mark changes it
             while True:
                 if hp or fresh:
                     # with hazard pointers only the last level searched stays protected
-                    self._find(key, g, preds, succs, level)
+                    if fast:
+                        self._find_fast(key, g, preds, succs, level)
+                    else:
+                        self._find(key, g, preds, succs, level)
                     fresh = False
                 succ = succs[level]
-                mine = nl.load(ni)
-                if mine & MARK:
-                    return self._finish_tower(g, key, ni, height)
                 if succ and keys[(succ >> INDEX_SHIFT) & INDEX_MASK] == key:
                     # a dead node with our key: let the search unlink it first
                     fresh = True
                     continue
                 if nl.compare_exchange(ni, mine, succ) != mine:
-                    return self._finish_tower(g, key, ni, height)
-                refs.fetch_add(ni, 1)
+                    self._finish_tower(g, key, ni, height)  # marked: being removed
+                    return level - 1
+                mine = succ
                 if nl.compare_exchange(preds[level], succ, ref) == succ:
                     break
-                refs.fetch_sub(ni, 1)  # the inserter's reference keeps it above zero
                 fresh = True
         self._finish_tower(g, key, ni, height)
+        return height - 1
 
     def _finish_tower(self, g, key: int, ni: int, height: int) -> None:
         # removed while we built: a level linked after the remover's search must be unlinked
@@ -530,7 +637,10 @@ class SkipListMap:
             succs = [0] * (H + 1)
         g = self.reclaimer.pin()
         try:
-            found = self._find(key, g, preds, succs)
+            if self._fast:
+                found = self._find_fast(key, g, preds, succs, 0)
+            else:
+                found = self._find(key, g, preds, succs)
             if found:
                 value = self._kill(g, key, (found >> INDEX_SHIFT) & INDEX_MASK, found, preds)
                 if value is not _MISSING:
@@ -552,6 +662,8 @@ class SkipListMap:
         hp = self._hp
         val = g.protect(_HZ_VAL, val_cell, index) if hp else val_cell.load(index)
         while not val & MARK:
+            # SEQ_CST: the dead bit is the linearization point of the removal, and the
+            # tower's marks (SEQ_CST fetch_or) must follow it in every thread's view
             witnessed = val_cell.compare_exchange(index, val, val | MARK)
             if witnessed == val:
                 if val:
@@ -576,8 +688,9 @@ class SkipListMap:
                     if nl.compare_exchange(preds[level], ref, succ) != ref:
                         break
                     unlinked += 1
-                if unlinked:  # one count per level this thread unlinked
-                    self._unref(g, ref, unlinked)
+                # one count per level this thread unlinked, dropped at once
+                if unlinked and self._refs.fetch_sub(index, unlinked) == unlinked:
+                    self._retire_node(g, ref)
                 if unlinked < height:
                     self._find(key, g, None, None)  # unlinks what is left
                 return value
