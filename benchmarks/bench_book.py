@@ -411,9 +411,19 @@ def main(argv=None) -> None:
     parser.add_argument("--thread-n", type=int, default=60_000, help="commands per thread (scaling)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default: 7 ratio/check, 8 scaling)")
     parser.add_argument("--no-mortal", action="store_true", help="skip the scaling run with mortal enum members")
-    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
+    parser.add_argument("--from-json", metavar="FILE", help="render results saved with --json (measure nothing)")
     parser.add_argument("--write-readme", action="store_true", help=f"write the table between the markers in {README.name}")
     args = parser.parse_args(argv)
+    if args.from_json:
+        import json
+
+        results = json.loads(Path(args.from_json).read_text().strip().splitlines()[-1])
+        text = render(results)
+        print(text)
+        if args.write_readme:
+            write_readme(text)
+        return
     parts = args.parts or ["ratio", "scaling", "check"]
     for part in parts:
         if part not in ("ratio", "scaling", "check"):
