@@ -373,7 +373,7 @@ class SkipListMap:
             key = check_key(key)
         g = self.reclaimer.pin()
         try:
-            if self._hp or self._san:
+            if not self._fast:
                 found = self._find(key, g, None, None)
                 if not found:
                     return default
