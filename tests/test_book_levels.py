@@ -26,19 +26,32 @@ def sound(book: OrderBook) -> None:
 
 
 def test_order_record_fields_by_name_and_index():
+    from freeorder.book import orders
+
     order = Order.new(7, "alice", "c1", BUY, OrderType.LIMIT, TimeInForce.GTC, False, SelfTradePrevention.NONE, 100, 5)
-    assert (order.order_id, order.remaining, order.filled, order.status, order.priority) == (7, 5, 0, OrderStatus.NEW, 0)
-    assert (order.price, order.side, order.owner, order.client_id, order.quantity, order.cancelled) == (
-        100, BUY, "alice", "c1", 5, 0,
-    )
-    assert (order.order_type, order.time_in_force, order.post_only, order.stp) == (
-        OrderType.LIMIT, TimeInForce.GTC, False, SelfTradePrevention.NONE,
-    )
-    order.remaining = 3
-    assert order[1] == 3
-    info = order.info("X")
+    assert type(order) is list and len(order) == 15
+    fields = {
+        "ORDER_ID": 7, "REMAINING": 5, "FILLED": 0, "STATUS": OrderStatus.NEW, "PRIORITY": 0, "PRICE": 100,
+        "SIDE": BUY, "OWNER": "alice", "CLIENT_ID": "c1", "STP": SelfTradePrevention.NONE, "QUANTITY": 5,
+        "CANCELLED": 0, "ORDER_TYPE": OrderType.LIMIT, "TIME_IN_FORCE": TimeInForce.GTC, "POST_ONLY": False,
+    }  # fmt: skip
+    for name, value in fields.items():
+        assert order[getattr(orders, name)] == value and getattr(Order, name) == getattr(orders, name), name
+    order[orders.REMAINING] = 3
+    info = Order.info(order, "X")
     assert (info.symbol, info.order_id, info.remaining, info.quantity, info.status) == ("X", 7, 3, 5, OrderStatus.NEW)
-    assert "id=7" in repr(order) and "BUY 3/5" in repr(order)
+    assert (info.owner, info.client_id, info.side, info.price, info.stp) == ("alice", "c1", BUY, 100, SelfTradePrevention.NONE)
+    assert "id=7" in Order.describe(order) and "BUY 3/5" in Order.describe(order)
+
+
+def test_the_book_keeps_records_in_that_layout():
+    book = OrderBook(Instrument("X"))
+    book.submit(SELL, 4, 101, owner="m")
+    book.submit(BUY, 3, 101, owner="t", client_id="k")
+    maker, taker = book._orders
+    assert Order.info(maker, "X") == book.order(1) and Order.info(taker, "X") == book.order(2)
+    assert maker[:4] == [1, 1, 3, OrderStatus.PARTIALLY_FILLED] and taker[:4] == [2, 0, 3, OrderStatus.FILLED]
+    sound(book)
 
 
 def test_a_level_emptied_and_refilled_keeps_time_priority():

@@ -3,9 +3,10 @@
 Structure: per side a dict price -> :class:`Level` and the sorted list of the
 prices of its non-empty levels (``bisect``: ascending, so the best bid is the
 last and the best ask the first); a level is a ``deque`` of *priority stamps*
-in time order plus its open quantity and live order count. A stamp is the sequence number of the event that queued an order
-(its ``priority``), unique within the book; ``_resting`` maps the stamps of
-resting orders to their :class:`~freeorder.book.orders.Order`. Removing an
+in time order plus its open quantity and live order count. A stamp is the
+sequence number of the event that queued an order (its ``priority``), unique
+within the book; ``_resting`` maps the stamps of resting orders to their
+records (plain lists; see :class:`~freeorder.book.orders.Order`). Removing an
 order from the middle of a queue (cancel, modify, self-trade prevention) only
 deletes its stamp from ``_resting``, O(1); dead stamps are skipped at the queue
 head and compacted away once they outnumber the live ones. Orders are also
@@ -40,7 +41,7 @@ order ids and its sequence number untouched.
 
 Speed (3.13t, where nothing is specialised: every call, attribute access and
 object costs): the hot paths (:meth:`OrderBook._submit`, :meth:`_match`,
-:meth:`cancel`) are written flat. An order is a list indexed with literals
+:meth:`cancel`) are written flat. An order is a plain list indexed with literals
 (the field name in a comment; see :class:`~freeorder.book.orders.Order`),
 events and results are built with ``tuple.__new__`` instead of their
 Python-level NamedTuple constructors (half the cost), the sequence number is
@@ -62,7 +63,27 @@ from .errors import DuplicateClientId, InvalidOrder, InvalidOrderType, UnknownOr
 from .events import Accepted, BookUpdate, Cancelled, CancelReason, Modified, Rejected, RejectReason, Trade
 from ._immortal import immortalize
 from .instrument import Instrument
-from .orders import Order, OrderInfo, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
+from .orders import (
+    CLIENT_ID,
+    FILLED as FILLED_QTY,
+    ORDER_ID,
+    OWNER,
+    POST_ONLY,
+    PRICE,
+    PRIORITY,
+    QUANTITY,
+    REMAINING,
+    SIDE,
+    STATUS,
+    STP,
+    Order,
+    OrderInfo,
+    OrderStatus,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
 from .results import (
     BookSnapshot,
     CancelResult,
@@ -160,9 +181,9 @@ class OrderBook:
         self._ask_prices: list[int] = []
         self._best_bid: int | None = None
         self._best_ask: int | None = None
-        self._orders: list[Order] = []
-        self._resting: dict[int, Order] = {}
-        self._client_ids: dict[tuple[str, str], Order] = {}
+        self._orders: list[list] = []
+        self._resting: dict[int, list] = {}
+        self._client_ids: dict[tuple[str, str], list] = {}
         self._seq = 0
         self._log: list | None = [] if record_events else None
         # An int price/quantity is already in units and on the grid: parse_* would
@@ -195,7 +216,7 @@ class OrderBook:
     def _submit(
         self, side, quantity, price, order_type, time_in_force, post_only, owner, client_id, stp, /,
         BUY=BUY, SELL=SELL, LIMIT=LIMIT, MARKET=MARKET, GTC=GTC, IOC=IOC, FOK=FOK, NEW=NEW, STP_NONE=STP_NONE,
-        type=type, int=int, str=str, len=len, Order=Order, _tnew=_tnew, Accepted=Accepted, BookUpdate=BookUpdate,
+        type=type, int=int, str=str, len=len, _tnew=_tnew, Accepted=Accepted, BookUpdate=BookUpdate,
         SubmitResult=SubmitResult,
     ):  # fmt: skip
         """:meth:`submit` with positional arguments (cheaper to call on 3.13t).
@@ -256,9 +277,7 @@ class OrderBook:
         order_id = len(orders) + 1
         seq = self._seq + 1
         # fields: see Order (0 order_id .. 14 post_only); priority (4) is this seq
-        order = Order(
-            (order_id, qty, 0, NEW, seq, px, side, owner, client_id, stp, qty, 0, order_type, tif, post_only)
-        )
+        order = [order_id, qty, 0, NEW, seq, px, side, owner, client_id, stp, qty, 0, order_type, tif, post_only]
         orders.append(order)
         if post_only or tif is FOK:
             reject = None
@@ -375,24 +394,24 @@ class OrderBook:
             raise InvalidOrder("quantity", None, "modify needs a new price or quantity")
         new_px = None if price is None else instrument.parse_price(price)
         new_qty = None if quantity is None else instrument.parse_quantity(quantity)
-        if order.status is not NEW and order.status is not PARTIALLY_FILLED:
-            return ModifyResult(order_id, False, order.status, False, 0, 0, ORDER_NOT_LIVE, ())
-        old_px = order.price
-        old_qty = order.remaining
+        if order[STATUS] is not NEW and order[STATUS] is not PARTIALLY_FILLED:
+            return ModifyResult(order_id, False, order[STATUS], False, 0, 0, ORDER_NOT_LIVE, ())
+        old_px = order[PRICE]
+        old_qty = order[REMAINING]
         if new_px is None:
             new_px = old_px
         if new_qty is None:
             new_qty = old_qty
         if new_px == old_px and new_qty == old_qty:
-            return ModifyResult(order_id, True, order.status, True, 0, old_qty, None, ())
-        if order.post_only and new_px != old_px:
-            if self._crosses(order.side, new_px):
+            return ModifyResult(order_id, True, order[STATUS], True, 0, old_qty, None, ())
+        if order[POST_ONLY] and new_px != old_px:
+            if self._crosses(order[SIDE], new_px):
                 return ModifyResult(
-                    order_id, False, order.status, False, 0, old_qty, RejectReason.POST_ONLY_WOULD_CROSS, ()
+                    order_id, False, order[STATUS], False, 0, old_qty, RejectReason.POST_ONLY_WOULD_CROSS, ()
                 )
 
         symbol = self.symbol
-        side = order.side
+        side = order[SIDE]
         level = (self._bids if side is BUY else self._asks)[old_px]
         events: list = []
         if new_px == old_px:
@@ -401,14 +420,14 @@ class OrderBook:
             events.append(Modified(symbol, seq, order_id, new_px, new_qty, keep))
             if not keep:  # to the back: a new stamp, the old one dies in place
                 resting = self._resting
-                del resting[order.priority]
+                del resting[order[PRIORITY]]
                 resting[seq] = order
-                order.priority = seq
+                order[PRIORITY] = seq
                 level.queue.append(seq)
                 self._maybe_compact(level)
             level.qty += new_qty - old_qty
-            order.quantity += new_qty - old_qty
-            order.remaining = new_qty
+            order[QUANTITY] += new_qty - old_qty
+            order[REMAINING] = new_qty
             self._seq = seq = self._seq + 1
             events.append(BookUpdate(symbol, seq, side, old_px, level.qty, level.count))
             filled = 0
@@ -417,18 +436,18 @@ class OrderBook:
             self._seq = seq = self._seq + 1
             events.append(Modified(symbol, seq, order_id, new_px, new_qty, False))
             self._remove_from_level(order, level, events)
-            order.priority = seq
-            order.price = new_px
-            order.quantity += new_qty - old_qty
-            order.remaining = new_qty
-            before = order.filled
-            if order.client_id is not None:
-                del self._client_ids[(order.owner, order.client_id)]
+            order[PRIORITY] = seq
+            order[PRICE] = new_px
+            order[QUANTITY] += new_qty - old_qty
+            order[REMAINING] = new_qty
+            before = order[FILLED_QTY]
+            if order[CLIENT_ID] is not None:
+                del self._client_ids[(order[OWNER], order[CLIENT_ID])]
             self._place(order, events, self._crosses(side, new_px))
-            filled = order.filled - before
+            filled = order[FILLED_QTY] - before
         if self._log is not None:
             self._log.extend(events)
-        return ModifyResult(order_id, True, order.status, keep, filled, order.remaining, None, tuple(events))
+        return ModifyResult(order_id, True, order[STATUS], keep, filled, order[REMAINING], None, tuple(events))
 
     def mass_cancel(self, *, side: Side | None = None, owner: str | None = None) -> MassCancelResult:
         """Cancel every live order, or those of ``side`` and/or ``owner``."""
@@ -447,16 +466,16 @@ class OrderBook:
             emptied = []
             for price in prices:
                 level = book[price]
-                victims = [o for o in self._live(level) if owner is None or o.owner == owner]
+                victims = [o for o in self._live(level) if owner is None or o[OWNER] == owner]
                 if not victims:
                     continue
                 for o in victims:
-                    qty = o.remaining
-                    del resting[o.priority]
+                    qty = o[REMAINING]
+                    del resting[o[PRIORITY]]
                     level.qty -= qty
                     level.count -= 1
                     total += qty
-                    ids.append(o.order_id)
+                    ids.append(o[ORDER_ID])
                     self._finish(o, CANCELLED, CancelReason.MASS_CANCEL, events)
                 self._seq = seq = self._seq + 1
                 events.append(BookUpdate(symbol, seq, book_side, price, level.qty, level.count))
@@ -511,7 +530,9 @@ class OrderBook:
             out = []
             for price in prices:
                 level = book[price]
-                orders = tuple(RestingOrder(o.order_id, o.owner, o.remaining, o.priority) for o in self._live(level))
+                orders = tuple(
+                    RestingOrder(o[ORDER_ID], o[OWNER], o[REMAINING], o[PRIORITY]) for o in self._live(level)
+                )
                 out.append(LevelOrders(price, level.qty, level.count, orders))
             return tuple(out)
 
@@ -524,12 +545,13 @@ class OrderBook:
         )
 
     def order(self, order_id: int) -> OrderInfo:
-        return self._lookup(order_id).info(self.symbol)
+        return Order.info(self._lookup(order_id), self.symbol)
 
     def orders(self) -> tuple[OrderInfo, ...]:
         """Every order ever issued for the symbol, by id."""
         symbol = self.symbol
-        return tuple(o.info(symbol) for o in self._orders)
+        info = Order.info
+        return tuple(info(o, symbol) for o in self._orders)
 
     def events(self, after_seq: int = 0) -> tuple:
         """The recorded events with ``seq > after_seq``, in sequence order."""
@@ -543,7 +565,7 @@ class OrderBook:
 
     # ------------------------------------------------------------------ internals
 
-    def _lookup(self, order_id: int) -> Order:
+    def _lookup(self, order_id: int) -> list:
         if type(order_id) is not int:
             raise InvalidOrderType("order_id", order_id, "expected an int")
         if not 0 < order_id <= len(self._orders):
@@ -601,7 +623,7 @@ class OrderBook:
             book.clear()  # in place (callers hold the dict); a fresh table, no deleted slots
             book.update(open_levels)
 
-    def _live(self, level: Level) -> list[Order]:
+    def _live(self, level: Level) -> list[list]:
         """The live orders of ``level`` in queue order."""
         resting = self._resting
         return [resting[stamp] for stamp in level.queue if stamp in resting]
@@ -618,38 +640,38 @@ class OrderBook:
         queue.clear()  # in place: no new deque (its type's refcount is shared between threads)
         queue.extend(live)
 
-    def _forget_client_id(self, order: Order) -> None:
+    def _forget_client_id(self, order: list) -> None:
         """Free a finished order's ``(owner, client_id)`` for reuse."""
         key = (order[7], order[8])  # owner, client_id
         if self._client_ids.get(key) is order:
             del self._client_ids[key]
 
-    def _fillable(self, taker: Order) -> bool:
+    def _fillable(self, taker: list) -> bool:
         """Whether matching would fill ``taker`` completely (self-trade prevention counted)."""
-        need = taker.remaining
-        limit = taker.price
-        stp = taker.stp
-        owner = taker.owner
-        if taker.side is BUY:
+        need = taker[REMAINING]
+        limit = taker[PRICE]
+        stp = taker[STP]
+        owner = taker[OWNER]
+        if taker[SIDE] is BUY:
             book = self._asks
             prices = iter(self._ask_prices)
         else:
             book = self._bids
             prices = reversed(self._bid_prices)
         for price in prices:
-            if limit is not None and (price > limit if taker.side is BUY else price < limit):
+            if limit is not None and (price > limit if taker[SIDE] is BUY else price < limit):
                 return False
             for maker in self._live(book[price]):
-                if stp is not STP_NONE and maker.owner == owner:
+                if stp is not STP_NONE and maker[OWNER] == owner:
                     if stp is CANCEL_OLDEST:
                         continue
                     return False  # the taker would be cancelled here
-                need -= maker.remaining
+                need -= maker[REMAINING]
                 if need <= 0:
                     return True
         return False
 
-    def _place(self, order: Order, events: list, crosses: bool) -> None:
+    def _place(self, order: list, events: list, crosses: bool) -> None:
         """Match ``order`` as the taker (if it ``crosses``), then rest, expire or cancel its remainder."""
         stopped = self._match(order, events) if crosses else False
         remaining = order[1]
@@ -679,7 +701,7 @@ class OrderBook:
             events.append(_tnew(BookUpdate, (self.symbol, seq, order[6], px, level.qty, level.count)))
 
     def _match(
-        self, taker: Order, events: list, /,
+        self, taker: list, events: list, /,
         BUY=BUY, SELL=SELL, STP_NONE=STP_NONE, CANCEL_NEWEST=CANCEL_NEWEST, CANCEL_OLDEST=CANCEL_OLDEST,
         FILLED=FILLED, PARTIALLY_FILLED=PARTIALLY_FILLED, _tnew=_tnew, Trade=Trade, BookUpdate=BookUpdate,
     ) -> bool:  # fmt: skip
@@ -771,7 +793,7 @@ class OrderBook:
         self._seq = seq
         return stop
 
-    def _finish(self, order: Order, status: OrderStatus, reason: CancelReason, events: list) -> None:
+    def _finish(self, order: list, status: OrderStatus, reason: CancelReason, events: list) -> None:
         """End ``order`` (already out of any queue) with ``status``, dropping its open quantity."""
         qty = order[1]
         order[11] += qty  # cancelled
@@ -782,30 +804,30 @@ class OrderBook:
         self._seq = seq = self._seq + 1
         events.append(_tnew(Cancelled, (self.symbol, seq, order[0], qty, reason)))
 
-    def _remove_from_level(self, order: Order, level: Level, events: list) -> None:
+    def _remove_from_level(self, order: list, level: Level, events: list) -> None:
         """Take resting ``order`` out of ``level`` (emitting the level's BookUpdate)."""
-        del self._resting[order.priority]
-        level.qty -= order.remaining
+        del self._resting[order[PRIORITY]]
+        level.qty -= order[REMAINING]
         level.count -= 1
         self._seq = seq = self._seq + 1
-        events.append(BookUpdate(self.symbol, seq, order.side, order.price, level.qty, level.count))
+        events.append(BookUpdate(self.symbol, seq, order[SIDE], order[PRICE], level.qty, level.count))
         if level.count:
             self._maybe_compact(level)
         else:
-            self._drop_level(order.price, level, order.side is BUY)
+            self._drop_level(order[PRICE], level, order[SIDE] is BUY)
 
-    def _unlink(self, order: Order, events: list, reason: CancelReason) -> None:
+    def _unlink(self, order: list, events: list, reason: CancelReason) -> None:
         """Cancel resting ``order``: its Cancelled event, then its level's BookUpdate."""
-        buy = order.side is BUY
+        buy = order[SIDE] is BUY
         book = self._bids if buy else self._asks
-        level = book[order.price]
-        del self._resting[order.priority]
-        level.qty -= order.remaining
+        level = book[order[PRICE]]
+        del self._resting[order[PRIORITY]]
+        level.qty -= order[REMAINING]
         level.count -= 1
         self._finish(order, CANCELLED, reason, events)
         self._seq = seq = self._seq + 1
-        events.append(BookUpdate(self.symbol, seq, order.side, order.price, level.qty, level.count))
+        events.append(BookUpdate(self.symbol, seq, order[SIDE], order[PRICE], level.qty, level.count))
         if level.count:
             self._maybe_compact(level)
         else:
-            self._drop_level(order.price, level, buy)
+            self._drop_level(order[PRICE], level, buy)

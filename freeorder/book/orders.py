@@ -85,68 +85,46 @@ class SelfTradePrevention(enum.Enum):
 immortalize([*Side, *OrderType, *TimeInForce, *OrderStatus, *SelfTradePrevention])
 
 
-_ORDER_FIELDS = (
-    "order_id",
-    "remaining",
-    "filled",
-    "status",
-    "priority",
-    "price",
-    "side",
-    "owner",
-    "client_id",
-    "stp",
-    "quantity",
-    "cancelled",
-    "order_type",
-    "time_in_force",
-    "post_only",
-)
+# The order record's fields, by index (see Order).
+(ORDER_ID, REMAINING, FILLED, STATUS, PRIORITY, PRICE, SIDE, OWNER, CLIENT_ID, STP, QUANTITY, CANCELLED,
+ ORDER_TYPE, TIME_IN_FORCE, POST_ONLY) = range(15)  # fmt: skip
 
 
-def _field(index: int, name: str) -> property:
-    def get(self):
-        return self[index]
+class Order:
+    """The book's mutable record of one order is a plain ``list`` of 15 fields;
+    this class names them and builds and reads records.
 
-    def set(self, value):
-        self[index] = value
+    A list because it is the cheapest mutable record to build on 3.13t (a
+    15-item list display costs ~90 ns; a 15-slot object ~500 ns, since nothing
+    is specialised and every slot store is a generic attribute store; a list
+    subclass ~180 ns), and indexing it costs what a slot load costs. The
+    book's hot paths index records with literals, the field name in a
+    comment; other code uses the constants ``ORDER_ID`` ... ``POST_ONLY`` of
+    this module (also attributes of this class). Fields, by index::
 
-    return property(get, set, doc=f"``order[{index}]``")
-
-
-class Order(list):
-    """The book's mutable record of one order: a ``list`` of 15 fields.
-
-    A list because it is the cheapest mutable record to build on 3.13t (a list
-    display of 15 items costs ~90 ns, a 15-slot object ~500 ns: nothing is
-    specialised, every slot store is a generic attribute store), and indexing
-    it costs what a slot load costs. The book's hot paths index it with
-    literals, commented with the field name; everything else uses the named
-    properties. Fields, by index::
-
-        0 order_id   1 remaining  2 filled     3 status       4 priority
-        5 price      6 side       7 owner      8 client_id    9 stp
+        0 order_id   1 remaining  2 filled      3 status         4 priority
+        5 price      6 side       7 owner       8 client_id      9 stp
         10 quantity  11 cancelled 12 order_type 13 time_in_force 14 post_only
 
     ``priority`` is the sequence number of the event that last put the order at
     the back of its level's queue (``Accepted`` or a priority-losing
     ``Modified``); within a level, queue order is increasing priority.
-    ``Order.new(...)`` builds one from its fields by name.
     """
 
-    __slots__ = ()
+    (ORDER_ID, REMAINING, FILLED, STATUS, PRIORITY, PRICE, SIDE, OWNER, CLIENT_ID, STP, QUANTITY, CANCELLED,
+     ORDER_TYPE, TIME_IN_FORCE, POST_ONLY) = range(15)  # fmt: skip
 
-    @classmethod
-    def new(cls, order_id, owner, client_id, side, order_type, time_in_force, post_only, stp, price, quantity):
-        """A NEW order with nothing filled (priority 0 until it is queued)."""
-        return cls(
-            (order_id, quantity, 0, OrderStatus.NEW, 0, price, side, owner, client_id, stp, quantity, 0,
-             order_type, time_in_force, post_only)
-        )
+    @staticmethod
+    def new(order_id, owner, client_id, side, order_type, time_in_force, post_only, stp, price, quantity) -> list:
+        """A NEW order's record, nothing filled (priority 0 until it is queued)."""
+        return [order_id, quantity, 0, OrderStatus.NEW, 0, price, side, owner, client_id, stp, quantity, 0,
+                order_type, time_in_force, post_only]  # fmt: skip
 
-    def info(self, symbol: str) -> OrderInfo:
+    @staticmethod
+    def info(order: list, symbol: str) -> OrderInfo:
+        """The immutable view of the record ``order``."""
         (order_id, remaining, filled, status, _priority, price, side, owner, client_id, stp, quantity, cancelled,
-         order_type, time_in_force, post_only) = self
+         order_type, time_in_force, post_only) = order  # fmt: skip
         return OrderInfo(
             symbol,
             order_id,
@@ -165,16 +143,13 @@ class Order(list):
             status,
         )
 
-    def __repr__(self) -> str:
+    @staticmethod
+    def describe(order: list) -> str:
+        """A one-line summary of the record ``order``, for debugging."""
         return (
-            f"Order(id={self.order_id}, {self.side.name} {self.remaining}/{self.quantity}"
-            f" @ {self.price}, {self.status.name}, owner={self.owner!r})"
+            f"Order(id={order[ORDER_ID]}, {order[SIDE].name} {order[REMAINING]}/{order[QUANTITY]}"
+            f" @ {order[PRICE]}, {order[STATUS].name}, owner={order[OWNER]!r})"
         )
-
-
-for _i, _name in enumerate(_ORDER_FIELDS):
-    setattr(Order, _name, _field(_i, _name))
-del _i, _name
 
 
 @value_type
