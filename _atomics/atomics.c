@@ -293,7 +293,12 @@ static PyObject *
 aint_load(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     int order = ORD_SEQ_CST;
-    if (nargs != 0 || kwnames != NULL) {
+    if (nargs == 1 && kwnames == NULL) {  /* load(order): the hot form with an order */
+        if (to_order(args[0], OP_LOAD, "order", &order) < 0) {
+            return NULL;
+        }
+    }
+    else if (nargs != 0 || kwnames != NULL) {
         PyObject *a[1];
         if (parse_args("load", args, nargs, kwnames, kw_order, 0, 1, a) < 0) {
             return NULL;
@@ -310,8 +315,11 @@ aint_store(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
 {
     int order = ORD_SEQ_CST;
     int64_t v;
-    if (nargs == 1 && kwnames == NULL) {
+    if ((nargs == 1 || nargs == 2) && kwnames == NULL) {
         if (to_i64(args[0], "value", &v) < 0) {
+            return NULL;
+        }
+        if (nargs == 2 && to_order(args[1], OP_STORE, "order", &order) < 0) {
             return NULL;
         }
     }
@@ -655,7 +663,10 @@ aarr_load(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
     AtomicIntArrayObject *a = (AtomicIntArrayObject *)self;
     int order = ORD_SEQ_CST;
     atomic_i64 *p;
-    if (nargs == 1 && kwnames == NULL) {
+    if ((nargs == 1 || nargs == 2) && kwnames == NULL) {
+        if (nargs == 2 && to_order(args[1], OP_LOAD, "order", &order) < 0) {
+            return NULL;
+        }
         p = cell(a, args[0]);
     }
     else {
@@ -681,9 +692,12 @@ aarr_store(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     int order = ORD_SEQ_CST;
     int64_t val;
     atomic_i64 *p;
-    if (nargs == 2 && kwnames == NULL) {
+    if ((nargs == 2 || nargs == 3) && kwnames == NULL) {
         p = cell(a, args[0]);
         if (p == NULL || to_i64(args[1], "value", &val) < 0) {
+            return NULL;
+        }
+        if (nargs == 3 && to_order(args[2], OP_STORE, "order", &order) < 0) {
             return NULL;
         }
     }

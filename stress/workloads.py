@@ -103,7 +103,7 @@ class _PutTake:
     def stats(self) -> dict[str, object]:
         arena = self.structure.arena
         return {
-            "cas retries": self.structure.cas_retries.load(),
+            "cas retries": self.structure.cas_retries,
             "peak slots in use": arena.peak,
             "slots in use at end": arena.in_use,
         }

@@ -41,6 +41,7 @@ from .registry import ThreadRegistry
 
 _RELAXED, _RELEASE = int(atomic.RELAXED), int(atomic.RELEASE)
 _NO_ARG = object()
+LINE = 8  # int64 cells per 64-byte cache line: each thread's epoch word gets a line of its own
 
 
 class EpochGuard:
@@ -50,7 +51,7 @@ class EpochGuard:
 
     def __init__(self, collector: "EpochCollector", index: int):
         self._collector = collector
-        self._index = index
+        self._index = index * LINE   # this thread's cell in the collector's epoch words
         self._depth = 0
         self._bag: list = []
         self._sealed: collections.deque = collections.deque()
@@ -151,7 +152,8 @@ class EpochCollector:
         self.advance_every = advance_every
         self._global = atomic.AtomicInt(0)
         # (epoch << 1) | 1 while the thread is pinned, 0 while not.
-        self._locals = atomic.AtomicIntArray(max_threads)
+        # one cache line per thread, so pinning threads do not invalidate each other's words
+        self._locals = atomic.AtomicIntArray(max_threads * LINE)
         self._retired = atomic.AtomicInt()      # totals of threads that have exited
         self._reclaimed = atomic.AtomicInt()
         self._orphans: collections.deque = collections.deque()
@@ -213,7 +215,7 @@ class EpochCollector:
         # scan is seen pinned, and one pinning after it reads the advanced epoch or newer.
         atomic.fence()
         load = self._locals.load
-        for i in range(self._registry.high):
+        for i in range(0, self._registry.high * LINE, LINE):
             word = load(i)
             if word & 1 and word >> 1 != now:
                 return False
@@ -239,7 +241,7 @@ class EpochCollector:
 
     def _release(self, index: int, guard: EpochGuard) -> None:
         """Thread exit: unpin and hand the thread's garbage to the orphan queue."""
-        self._locals.store(index, 0, _RELEASE)  # as unpin
+        self._locals.store(guard._index, 0, _RELEASE)  # as unpin
         guard._depth = 0
         guard._seal()
         while guard._sealed:

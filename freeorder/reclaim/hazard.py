@@ -47,7 +47,7 @@ class HazardGuard:
     def __init__(self, registry: "HazardRegistry", index: int):
         self._registry = registry
         self._hazards = registry._hazards
-        self._base = index * registry.hazards_per_thread
+        self._base = index * registry._stride
         self._depth = 0
         self._used = 0  # bitmask of hazard cells set inside the current pin
         self._retired: list = []
@@ -148,7 +148,9 @@ class HazardRegistry:
         self.hazards_per_thread = hazards_per_thread
         self.scan_factor = scan_factor
         self.min_scan = min_scan
-        self._hazards = atomic.AtomicIntArray(max_threads * hazards_per_thread)
+        # each thread's cells start on a cache line of their own (8 int64 cells a line)
+        self._stride = -(-hazards_per_thread // 8) * 8
+        self._hazards = atomic.AtomicIntArray(max_threads * self._stride)
         self._retired = atomic.AtomicInt()     # totals of threads that have exited
         self._reclaimed = atomic.AtomicInt()
         self._orphans: collections.deque = collections.deque()
@@ -181,16 +183,15 @@ class HazardRegistry:
         # SEQ_CST fence: pairs with protect's SEQ_CST publish, so a reader that re-read the
         # source after publishing is seen here, or saw the slot already unlinked
         atomic.fence()
-        n = self._registry.high * self.hazards_per_thread
-        load = self._hazards.load
-        return {load(i) for i in range(n)}
+        load, per, stride = self._hazards.load, self.hazards_per_thread, self._stride
+        return {load(base + c) for base in range(0, self._registry.high * stride, stride) for c in range(per)}
 
     def help(self) -> int:
         """Scan now (an allocator out of free slots calls this); returns slots freed."""
         return self.local().scan()
 
     def _release(self, index: int, guard: HazardGuard) -> None:
-        base = index * self.hazards_per_thread
+        base = guard._base
         for cell in range(self.hazards_per_thread):
             self._hazards.store(base + cell, 0, _RELEASE)
         guard._depth = 0
