@@ -1,7 +1,8 @@
-"""The reference engine and threads: a concurrent call on a busy symbol is refused
-cleanly; calls made one after another from different threads, and concurrent
-calls on different symbols, work. On free-threaded 3.13 the enum members and
-record objects every thread touches are immortal (no shared refcount writes)."""
+"""The reference engine and threads: it is single-threaded per symbol (documented,
+not checked: see its module docstring), so calls made one after another from
+different threads, and concurrent calls on different symbols, work. On
+free-threaded 3.13 the enum members and record objects every thread touches
+are immortal (no shared refcount writes)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ import pytest
 
 from freeorder.book import (
     Accepted,
-    BookError,
     CancelReason,
-    ConcurrentUse,
     Instrument,
     OrderStatus,
     OrderType,
@@ -35,75 +34,8 @@ BUY, SELL = Side.BUY, Side.SELL
 TIMEOUT = 10
 
 
-class BlockingPrice(int):
-    """An int subclass whose conversion (inside the engine's call) waits for a signal."""
-
-    def __new__(cls, value, entered, release):
-        self = super().__new__(cls, value)
-        self.entered, self.release = entered, release
-        return self
-
-    def __int__(self):
-        self.entered.set()
-        assert self.release.wait(TIMEOUT)
-        return int.__int__(self)
-
-
 def state(engine, symbol="X"):
     return engine.snapshot(symbol), engine.orders(symbol), engine.events(symbol)
-
-
-def start_blocked_submit(engine, symbol="X"):
-    """A thread inside ``engine.submit(symbol, ...)``; returns (thread, release, outcome)."""
-    entered, release = threading.Event(), threading.Event()
-    outcome = {}
-
-    def run():
-        outcome["result"] = engine.submit(symbol, BUY, 2, BlockingPrice(99, entered, release), owner="a")
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert entered.wait(TIMEOUT)
-    return thread, release, outcome
-
-
-def test_a_call_on_a_busy_symbol_raises_and_changes_nothing():
-    engine = ReferenceEngine([Instrument("X"), Instrument("Y")])
-    engine.submit("X", SELL, 5, 101, owner="b")
-    before = state(engine)
-    thread, release, outcome = start_blocked_submit(engine)
-    try:
-        for call in (
-            lambda: engine.submit("X", BUY, 1, 101),
-            lambda: engine.cancel("X", 1),
-            lambda: engine.modify("X", 1, quantity=1),
-            lambda: engine.mass_cancel("X"),
-            lambda: engine.best("X"),
-            lambda: engine.snapshot("X"),
-        ):
-            with pytest.raises(ConcurrentUse) as info:
-                call()
-            assert info.value.symbol == "X"
-            assert "'X'" in str(info.value) and "single-threaded" in str(info.value)
-            assert isinstance(info.value, RuntimeError) and isinstance(info.value, BookError)
-        # Another symbol of the same engine is a separate book: usable meanwhile.
-        assert engine.submit("Y", BUY, 1, 50).status is OrderStatus.NEW
-    finally:
-        release.set()
-        thread.join(TIMEOUT)
-    assert not thread.is_alive()
-    # The blocked call completed normally; the refused ones left no trace.
-    assert outcome["result"].order_id == 2 and outcome["result"].status is OrderStatus.NEW
-    snapshot, orders, events = state(engine)
-    assert orders[:1] == before[1] and len(orders) == 2
-    assert events[: len(before[2])] == before[2]
-    assert snapshot.last_order_id == 2 and snapshot.bids[0].price == 99
-    check_invariants(*state(engine))
-
-
-def test_concurrent_use_pickles_with_its_symbol():
-    error = pickle.loads(pickle.dumps(ConcurrentUse("X")))
-    assert type(error) is ConcurrentUse and error.symbol == "X"
 
 
 def test_calls_from_different_threads_one_after_another_are_fine():

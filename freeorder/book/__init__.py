@@ -7,7 +7,6 @@ Engines (``freeorder.engines``) build on this package; it imports nothing above 
 from .book import Level, OrderBook
 from .errors import (
     BookError,
-    ConcurrentUse,
     DuplicateClientId,
     DuplicateInstrument,
     InvalidOrder,
@@ -41,7 +40,6 @@ __all__ = [
     "CancelReason",
     "CancelResult",
     "Cancelled",
-    "ConcurrentUse",
     "Depth",
     "DuplicateClientId",
     "DuplicateInstrument",

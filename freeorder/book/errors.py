@@ -10,9 +10,6 @@ order ids and its sequence number exactly as they were.
   (``side="buy"`` instead of ``Side.BUY``, a ``bool`` quantity...).
 - :class:`UnknownSymbol`, :class:`UnknownOrder`, :class:`DuplicateClientId`:
   the three :class:`InvalidOrder` cases callers most often want to catch alone.
-- :class:`ConcurrentUse` (a ``RuntimeError``): a single-threaded engine was
-  called from a second thread while a call on the same symbol was running;
-  the second call was refused before it touched anything.
 
 Valid commands that the book refuses (post-only would cross, fill-or-kill
 cannot fill, cancel of a finished order) are not exceptions: they are answered
@@ -29,7 +26,6 @@ __all__ = [
     "UnknownOrder",
     "DuplicateClientId",
     "DuplicateInstrument",
-    "ConcurrentUse",
     "InvariantViolation",
 ]
 
@@ -69,25 +65,6 @@ class DuplicateClientId(InvalidOrder):
 
 class DuplicateInstrument(BookError, ValueError):
     """An instrument with this symbol is already registered."""
-
-
-class ConcurrentUse(BookError, RuntimeError):
-    """Two threads called a single-threaded engine on one symbol at the same time.
-
-    The call that found the symbol busy raised this and changed nothing; the
-    other one ran normally. ``symbol`` names the symbol.
-    """
-
-    def __init__(self, symbol: str, engine: str = "ReferenceEngine") -> None:
-        self.symbol = symbol
-        super().__init__(
-            f"symbol={symbol!r}: another thread is in a call on this symbol; {engine} is single-threaded"
-            " per symbol: call it from one thread (or hold a lock around the calls), or use a thread-safe"
-            " engine such as LockFreeEngine"
-        )
-
-    def __reduce__(self):
-        return (type(self), (self.symbol,))
 
 
 class InvariantViolation(BookError, AssertionError):

@@ -5,20 +5,20 @@ dict with a sorted price list per side, a ``deque`` per level), commands
 applied one at a time in call order. Its results define the expected outcome
 of any operation order for the linearizability checker.
 
-Threads: it is **single-threaded per symbol**. Call each symbol from one
-thread at a time (one thread, or a lock you hold around the calls); different
+Threads: it is **single-threaded per symbol** and does not check it. Call each
+symbol from one thread at a time (one thread, or a lock you hold around the
+calls): two threads inside one symbol's book at once corrupt it. Different
 symbols are independent books, so two threads may each drive their own
-symbols of one engine at the same time. A call that finds its symbol busy in
-another thread raises :class:`~freeorder.book.errors.ConcurrentUse` before it
-touches anything, instead of corrupting the book: each symbol has a
-``threading.Lock`` that every call takes without waiting (about 1% of a
-command on 3.13t, measured by ``benchmarks/bench_book.py check``). For
-concurrent use of one symbol, use a thread-safe engine (``LockFreeEngine``).
-Add instruments before other threads start using the engine.
+symbols of one engine at the same time (add the instruments first). For
+concurrent calls on one symbol use a thread-safe engine (``LockFreeEngine``).
+A check that refuses a concurrent call with an error was measured and left
+out: the cheapest reliable one (a non-blocking ``threading.Lock`` per symbol)
+costs ~170 ns, 5-6% of an average command on 3.13t, above the 5% it was
+allowed (``benchmarks/bench_book.py check``).
 
 GC policy: none of its own. Each order is one long-lived list (kept after it
-finishes so its state stays queryable), and the event log holds every
-event unless ``record_events=False``; long runs on 3.13t should raise the GC
+finishes so its state stays queryable), and the event log holds every event
+unless ``record_events=False``; long runs on 3.13t should raise the GC
 thresholds or ``gc.freeze()`` (see benchmarks/README.md).
 
 >>> from freeorder.book import Instrument, Side
@@ -34,10 +34,8 @@ Quote(bid=None, bid_qty=0, ask=10050, ask_qty=2)
 
 from __future__ import annotations
 
-import threading
-
 from ..book.book import OrderBook
-from ..book.errors import ConcurrentUse, DuplicateInstrument, InvalidOrderType
+from ..book.errors import DuplicateInstrument, InvalidOrderType
 from ..book.instrument import Instrument
 from ..book.orders import OrderType, SelfTradePrevention
 from .api import lookup_symbol
@@ -48,58 +46,32 @@ _LIMIT = OrderType.LIMIT
 _STP_NONE = SelfTradePrevention.NONE
 
 
-def _modify(book, order_id, price, quantity):
-    return book.modify(order_id, price=price, quantity=quantity)
-
-
-def _mass_cancel(book, side, owner):
-    return book.mass_cancel(side=side, owner=owner)
-
-
 class ReferenceEngine:
-    """Sequential multi-symbol engine over per-symbol order books (see module docstring).
-
-    ``_books`` maps a symbol to ``(book, enter, leave)``: its book and the
-    ``acquire``/``release`` of the lock that refuses a concurrent call.
-    """
+    """Sequential multi-symbol engine over per-symbol order books (see module docstring)."""
 
     __slots__ = ("_books", "_record_events")
 
     def __init__(self, instruments=(), *, record_events: bool = True) -> None:
-        self._books: dict[str, tuple] = {}
+        self._books: dict[str, OrderBook] = {}
         self._record_events = record_events
         for instrument in instruments:
             self.add_instrument(instrument)
 
-    def _entry(self, symbol) -> tuple:
+    def _book(self, symbol: str) -> OrderBook:
         return lookup_symbol(self._books, symbol)
-
-    def _run(self, symbol, fn, *args):
-        """``fn(book, *args)`` on ``symbol``'s book, refusing a concurrent call."""
-        book, enter, leave = lookup_symbol(self._books, symbol)
-        if not enter(False):
-            raise ConcurrentUse(symbol)
-        try:
-            return fn(book, *args)
-        finally:
-            leave()
 
     def add_instrument(self, instrument: Instrument) -> None:
         if not isinstance(instrument, Instrument):
             raise InvalidOrderType("instrument", instrument, "expected an Instrument")
         if instrument.symbol in self._books:
             raise DuplicateInstrument(f"symbol={instrument.symbol!r}: already registered")
-        lock = threading.Lock()
-        book = OrderBook(instrument, record_events=self._record_events)
-        self._books[instrument.symbol] = (book, lock.acquire, lock.release)
+        self._books[instrument.symbol] = OrderBook(instrument, record_events=self._record_events)
 
     def instrument(self, symbol: str) -> Instrument:
-        return self._entry(symbol)[0].instrument
+        return self._book(symbol).instrument
 
     def symbols(self) -> tuple[str, ...]:
         return tuple(self._books)
-
-    # The two hottest commands are written out (no _run): one call less each.
 
     def submit(
         self,
@@ -116,48 +88,38 @@ class ReferenceEngine:
         stp=_STP_NONE,
     ):
         try:
-            book, enter, leave = self._books[symbol]
+            book = self._books[symbol]
         except (KeyError, TypeError):
-            book, enter, leave = lookup_symbol(self._books, symbol)  # raises the right error
-        if not enter(False):
-            raise ConcurrentUse(symbol)
-        try:
-            return book._submit(side, quantity, price, order_type, time_in_force, post_only, owner, client_id, stp)
-        finally:
-            leave()
+            book = self._book(symbol)  # raises the right error
+        return book._submit(side, quantity, price, order_type, time_in_force, post_only, owner, client_id, stp)
 
     def cancel(self, symbol, order_id):
         try:
-            book, enter, leave = self._books[symbol]
+            book = self._books[symbol]
         except (KeyError, TypeError):
-            book, enter, leave = lookup_symbol(self._books, symbol)
-        if not enter(False):
-            raise ConcurrentUse(symbol)
-        try:
-            return book._cancel(order_id)
-        finally:
-            leave()
+            book = self._book(symbol)
+        return book._cancel(order_id)
 
     def modify(self, symbol, order_id, *, price=None, quantity=None):
-        return self._run(symbol, _modify, order_id, price, quantity)
+        return self._book(symbol).modify(order_id, price=price, quantity=quantity)
 
     def mass_cancel(self, symbol, *, side=None, owner=None):
-        return self._run(symbol, _mass_cancel, side, owner)
+        return self._book(symbol).mass_cancel(side=side, owner=owner)
 
     def best(self, symbol):
-        return self._run(symbol, OrderBook.best)
+        return self._book(symbol).best()
 
     def depth(self, symbol, n):
-        return self._run(symbol, OrderBook.depth, n)
+        return self._book(symbol).depth(n)
 
     def snapshot(self, symbol):
-        return self._run(symbol, OrderBook.snapshot)
+        return self._book(symbol).snapshot()
 
     def order(self, symbol, order_id):
-        return self._run(symbol, OrderBook.order, order_id)
+        return self._book(symbol).order(order_id)
 
     def orders(self, symbol):
-        return self._run(symbol, OrderBook.orders)
+        return self._book(symbol).orders()
 
     def events(self, symbol, after_seq=0):
-        return self._run(symbol, OrderBook.events, after_seq)
+        return self._book(symbol).events(after_seq)
