@@ -12,9 +12,9 @@ symbols are independent books, so two threads may each drive their own
 symbols of one engine at the same time (add the instruments first). For
 concurrent calls on one symbol use a thread-safe engine (``LockFreeEngine``).
 A check that refuses a concurrent call with an error was measured and left
-out: the cheapest reliable one (a non-blocking ``threading.Lock`` per symbol)
-costs ~170 ns, 5-6% of an average command on 3.13t, above the 5% it was
-allowed (``benchmarks/bench_book.py check``).
+out: the cheapest reliable one found (a ``threading.Lock`` per symbol, taken
+without waiting) costs 150-220 ns a call, 5-7% of an average command on
+3.13t, more than the 5% it was allowed (``benchmarks/bench_book.py check``).
 
 GC policy: none of its own. Each order is one long-lived list (kept after it
 finishes so its state stays queryable), and the event log holds every event
