@@ -51,13 +51,17 @@ class SeqLock:
         seq, fields = self._seq, self._fields
         retries = 0
         while True:
+            # ACQUIRE: the fields a write published with its RELEASE end-store are visible to us
             before = seq.load(ACQUIRE)
             if not before & 1:
                 values = tuple(fields.to_list())
+                # ACQUIRE fence: if we read any field a later writer stored, that writer's claim
+                # (ordered before its stores by its RELEASE fence) is visible to the re-load below
                 atomic.fence(ACQUIRE)
+                # RELAXED: the fence above already orders this load after the field loads
                 if seq.load(RELAXED) == before:
                     if retries:
-                        self.read_retries.fetch_add(retries, RELAXED)
+                        self.read_retries.fetch_add(retries, RELAXED)  # RELAXED: a statistic
                     return values
             retries += 1
 
@@ -67,18 +71,21 @@ class SeqLock:
 
     def _begin(self) -> int:
         seq = self._seq
-        current = seq.load(RELAXED)
+        current = seq.load(RELAXED)  # RELAXED: only a guess; the compare-exchange checks it
         retries = 0
         while True:
             if not current & 1:
                 witnessed = seq.compare_exchange(current, current + 1)
                 if witnessed == current:
+                    # RELEASE fence: the odd claim is ordered before the RELAXED field stores
+                    # that follow, so a reader that sees one of them sees the claim (Boehm 2012)
+                    atomic.fence(RELEASE)
                     if retries:
-                        self.write_retries.fetch_add(retries, RELAXED)
+                        self.write_retries.fetch_add(retries, RELAXED)  # RELAXED: a statistic
                     return current
                 current = witnessed
             else:
-                current = seq.load(RELAXED)
+                current = seq.load(RELAXED)  # RELAXED: a guess again, as above
             retries += 1
 
     def write(self, values: Sequence[int]) -> None:
@@ -87,8 +94,8 @@ class SeqLock:
         start = self._begin()
         fields = self._fields
         for i, v in enumerate(values):
-            fields.store(i, v, RELAXED)
-        self._seq.store(start + 2, RELEASE)
+            fields.store(i, v, RELAXED)  # RELAXED: ordered by the claim's fence and the RELEASE below
+        self._seq.store(start + 2, RELEASE)  # RELEASE: publishes the fields with the even sequence
 
     def update(self, fn: Callable[[tuple[int, ...]], Sequence[int]]) -> tuple[int, ...]:
         """Atomically replace the fields with ``fn(current)``; returns the new values.
@@ -107,6 +114,6 @@ class SeqLock:
             self._seq.store(start + 2, RELEASE)
             raise
         for i, v in enumerate(new):
-            fields.store(i, v, RELAXED)
+            fields.store(i, v, RELAXED)  # RELAXED: as in write()
         self._seq.store(start + 2, RELEASE)
         return new

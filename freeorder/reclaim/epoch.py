@@ -18,9 +18,12 @@ still pinned.
 
 Cost of ``pin`` + ``unpin`` (the hot path): one thread lookup
 (``thread_index()`` and a list subscript), three atomic calls (load the
-global epoch, publish the local epoch, clear it) and no Python-level call;
-advancing the epoch and collecting garbage run every ``advance_every`` pins
-and when a bag fills (amortised).
+global epoch, publish the local epoch, clear it) and no other Python-level
+call; advancing the epoch and collecting a bounded number of ready bags run
+every ``advance_every`` unpins, after the thread has unpinned (amortised).
+Collecting while pinned would hold the epoch back for the whole collection,
+and under oversubscription (8 threads on 2 cores) that fed back into ever
+larger backlogs.
 
 Threads register lazily on first ``pin`` and deregister when they exit; a
 thread that exits while pinned (or with garbage in its bags) is unpinned by
@@ -42,6 +45,7 @@ from .registry import ThreadRegistry
 _RELAXED, _RELEASE = int(atomic.RELAXED), int(atomic.RELEASE)
 _NO_ARG = object()
 LINE = 8  # int64 cells per 64-byte cache line: each thread's epoch word gets a line of its own
+COLLECT_BAGS = 4  # ready bags one maintenance step frees: 4 bags per advance_every unpins keeps ahead
 
 
 class EpochGuard:
@@ -64,12 +68,18 @@ class EpochGuard:
         return self._collector._pin_guard(self)
 
     def unpin(self) -> None:
-        """Leave one pin; the outermost unpin clears this thread's epoch word."""
+        """Leave one pin; the outermost unpin clears this thread's epoch word and, every
+        ``advance_every`` unpins, advances and collects -- unpinned, so that work never
+        holds the epoch back (collecting while pinned stalls every other thread's garbage)."""
         depth = self._depth - 1
         self._depth = depth
         if not depth:
             # RELEASE: every read made while pinned happens-before a collector that sees us unpinned
             self._collector._locals.store(self._index, 0, _RELEASE)
+            countdown = self._countdown - 1
+            self._countdown = countdown
+            if not countdown:
+                self._maintain()
 
     def __enter__(self) -> "EpochGuard":
         return self
@@ -86,13 +96,14 @@ class EpochGuard:
         return array.load(index)
 
     def retire(self, free, ref: int, key: int) -> None:
-        """Hand over an unlinked slot: ``free(ref)`` runs two epochs later (``key`` is unused here)."""
+        """Hand over an unlinked slot: ``free(ref)`` runs two epochs later (``key`` is unused here).
+
+        A full bag is sealed; it is collected by a later unpin (never while pinned)."""
         self.retired += 1
         bag = self._bag
         bag.append((free, ref))
         if len(bag) >= self._collector.bag_size:
             self._seal()
-            self._collect()
 
     def defer(self, fn, arg=_NO_ARG) -> None:
         """Run ``fn()`` (or ``fn(arg)``) once no pinned thread can still see what it frees."""
@@ -100,13 +111,13 @@ class EpochGuard:
         bag.append((fn, arg))
         if len(bag) >= self._collector.bag_size:
             self._seal()
-            self._collect()
 
     def _maintain(self) -> None:
-        """Every ``advance_every`` pins: try to advance the epoch, then collect."""
+        """Every ``advance_every`` outermost unpins: try to advance the epoch, then free at most
+        ``COLLECT_BAGS`` ready bags (bounded, so no single operation pays for a backlog)."""
         self._countdown = self._collector.advance_every
         self._collector.try_advance()
-        self._collect()
+        self._collect(COLLECT_BAGS)
 
     def _seal(self) -> None:
         if self._bag:
@@ -114,21 +125,23 @@ class EpochGuard:
             self._sealed.append((self._collector._global.load(_RELAXED), self._bag))
             self._bag = []
 
-    def _collect(self) -> int:
-        """Free this thread's bags (and orphans) that are two epochs old."""
+    def _collect(self, limit: int | None = None) -> int:
+        """Free this thread's bags (at most ``limit`` of them) and orphans that are two epochs old."""
         collector = self._collector
         now = collector._global.load()
-        freed = _run_ready(self._sealed, now)
+        freed = _run_ready(self._sealed, now, limit)
         if collector._orphans:
             freed += collector._collect_orphans(now)
         self.reclaimed += freed
         return freed
 
 
-def _run_ready(bags: collections.deque, now: int) -> int:
-    """Run the bags sealed at epoch <= now - 2 from the front of ``bags``."""
+def _run_ready(bags: collections.deque, now: int, limit: int | None = None) -> int:
+    """Run the bags sealed at epoch <= now - 2 from the front of ``bags`` (at most ``limit``)."""
     freed = 0
-    while bags and bags[0][0] + 2 <= now:
+    while bags and bags[0][0] + 2 <= now and limit != 0:
+        if limit is not None:
+            limit -= 1
         _, bag = bags.popleft()
         for fn, arg in bag:
             if arg is _NO_ARG:
@@ -180,10 +193,6 @@ class EpochCollector:
         # back reclamation a little longer); the SEQ_CST swap orders the pin before every later
         # load of a shared reference (the store-load fence crossbeam takes here).
         self._locals.swap(guard._index, (self._global.load(_RELAXED) << 1) | 1)
-        countdown = guard._countdown - 1
-        guard._countdown = countdown
-        if not countdown:
-            guard._maintain()
         return guard
 
     def _pin_guard(self, guard: EpochGuard) -> EpochGuard:
