@@ -1,4 +1,4 @@
-"""python -m stress <structure> --threads N --seconds S --reclaimer epoch|hazard|none [--seed N]
+"""python -m stress <structure> --threads N --seconds S --reclaimer epoch|hazard|none|counted [--seed N]
 
 With --check-linearizability each thread instead performs --ops recorded
 operations, and the history is checked with freeorder.verify's checker.
@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("structure", choices=sorted(WORKLOADS))
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--reclaimer", choices=sorted(RECLAIMERS), default="epoch")
+    parser.add_argument("--reclaimer", choices=sorted(RECLAIMERS) + ["counted"], default="epoch",
+                        help="counted: the stack's and queue's default (counted pointers, no reclaimer)")
     parser.add_argument("--seed", type=int, default=None, help="default: random, printed")
     parser.add_argument("--sanitize", action="store_true", help="sanitizer mode (also FREEORDER_SANITIZE=1)")
     parser.add_argument("--check-linearizability", action="store_true",
@@ -62,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stress {args.structure} --check-linearizability: threads={args.threads} ops={args.ops} "
               f"reclaimer={args.reclaimer} seed={seed} gil={gil}")
         return check_linearizability(args, seed)
-    workload = WORKLOADS[args.structure](args.threads, args.reclaimer, sanitize)
+    try:
+        workload = WORKLOADS[args.structure](args.threads, args.reclaimer, sanitize)
+    except ValueError as exc:
+        parser.error(str(exc))
     print(f"stress {args.structure}: threads={args.threads} seconds={args.seconds} "
           f"reclaimer={args.reclaimer} seed={args.seed if args.seed is not None else seed} "
           f"gil={gil} gc={args.gc} sanitize={getattr(workload.structure, 'arena', None) is not None and workload.structure.arena.sanitize}")

@@ -12,7 +12,7 @@ import random
 from freeorder.lockfree import MSQueue, OrderIndex, SeqLock, SkipListMap, TreiberStack
 from freeorder.reclaim import make_reclaimer
 
-CAPACITY = {"none": 1 << 23, "epoch": 1 << 17, "hazard": 1 << 17}
+CAPACITY = {"none": 1 << 23, "epoch": 1 << 17, "hazard": 1 << 17, "counted": 1 << 17}
 
 
 class Taken:
@@ -58,7 +58,8 @@ class _PutTake:
 
     def __init__(self, threads: int, reclaimer: str, sanitize: bool):
         self.threads = threads
-        self.reclaimer = make_reclaimer(reclaimer)
+        # "counted": the stack's and queue's default scheme (counted pointers, no reclaimer)
+        self.reclaimer = None if reclaimer == "counted" else make_reclaimer(reclaimer)
         self.structure = self.structure_class(
             max_capacity=CAPACITY[reclaimer], reclaimer=self.reclaimer, sanitize=sanitize
         )
@@ -104,9 +105,19 @@ class _PutTake:
         arena = self.structure.arena
         return {
             "cas retries": self.structure.cas_retries,
-            "peak slots in use": arena.peak,
-            "slots in use at end": arena.in_use,
+            **slot_stats(arena),
         }
+
+
+def slot_stats(arena) -> dict[str, object]:
+    """Peak slots against the arena's initial capacity: above it, the arena had to grow
+    (reclamation fell behind, or the structure really held that much)."""
+    grew = "grew" if arena.peak > arena.initial_capacity else "did not grow"
+    return {
+        "peak slots in use": f"{arena.peak:,} of an initial capacity of {arena.initial_capacity:,} ({grew}; "
+                             f"capacity now {arena.capacity:,})",
+        "slots in use at end": arena.in_use,
+    }
 
 
 class StackWorkload(_PutTake):
@@ -175,6 +186,8 @@ class _KeyedWorkload:
 
     def __init__(self, threads: int, reclaimer: str, sanitize: bool):
         self.threads = threads
+        if reclaimer == "counted":
+            raise ValueError(f"--reclaimer counted: {type(self).__name__} needs a reclaimer (epoch, hazard or none)")
         self.reclaimer = make_reclaimer(reclaimer)
         self.structure = self.make(CAPACITY[reclaimer], self.reclaimer, sanitize)
         self.added = [[0] * self.KEYS for _ in range(threads)]
@@ -218,8 +231,7 @@ class _KeyedWorkload:
 
     def stats(self) -> dict[str, object]:
         arena = self.structure.arena
-        return {"live keys": len(self.structure), "peak slots in use": arena.peak,
-                "slots in use at end": arena.in_use}
+        return {"live keys": len(self.structure), **slot_stats(arena)}
 
 
 class SkipListWorkload(_KeyedWorkload):
