@@ -157,16 +157,23 @@ class HazardRegistry:
         self._registry = ThreadRegistry(max_threads, lambda i: HazardGuard(self, i), self._release)
         self._by_thread = self._registry.by_thread
         self._thread_index = self._registry.thread_index
+        self.pin = self._make_pin()   # pin(): this thread's guard, pinned (see _make_pin)
 
-    def pin(self) -> HazardGuard:
-        """This thread's guard, pinned (``with registry.pin() as guard:``)."""
-        try:
-            guard = self._by_thread[self._thread_index()]
-            guard._depth += 1                  # AttributeError: this thread is not registered
-        except (IndexError, AttributeError):
-            guard = self._registry.current()
-            guard._depth += 1
-        return guard
+    def _make_pin(self):
+        """``pin`` as a closure (no attribute lookups on the shared registry; see EpochCollector)."""
+        by_thread, thread_index, register = self._by_thread, self._thread_index, self._registry.current
+
+        def pin() -> HazardGuard:
+            """This thread's guard, pinned (``with registry.pin() as guard:``)."""
+            try:
+                guard = by_thread[thread_index()]
+                guard._depth += 1                  # AttributeError: this thread is not registered
+            except (IndexError, AttributeError):
+                guard = register()
+                guard._depth += 1
+            return guard
+
+        return pin
 
     def local(self) -> HazardGuard:
         """This thread's guard (``guard.pin()`` pins it)."""

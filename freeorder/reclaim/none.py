@@ -53,6 +53,7 @@ class NoReclaim:
     def __init__(self, max_threads: int = 256):
         self._thread_index = atomic.current_backend().thread_index
         self._by_thread: list = []
+        self.pin = self._make_pin()   # pin(): this thread's guard, pinned (see _make_pin)
 
     def local(self) -> NoReclaimGuard:
         index = self._thread_index()
@@ -64,14 +65,21 @@ class NoReclaim:
             guard = by_thread[index] = NoReclaimGuard()
         return guard
 
-    def pin(self) -> NoReclaimGuard:
-        try:
-            guard = self._by_thread[self._thread_index()]
-            guard._depth += 1
-        except (IndexError, AttributeError):
-            guard = self.local()
-            guard._depth += 1
-        return guard
+    def _make_pin(self):
+        """``pin`` as a closure (no attribute lookups on the shared reclaimer; see EpochCollector)."""
+        by_thread, thread_index, local = self._by_thread, self._thread_index, self.local
+
+        def pin() -> NoReclaimGuard:
+            """This thread's guard, pinned."""
+            try:
+                guard = by_thread[thread_index()]
+                guard._depth += 1                  # AttributeError: no guard for this thread yet
+            except (IndexError, AttributeError):
+                guard = local()
+                guard._depth += 1
+            return guard
+
+        return pin
 
     def help(self) -> int:
         return 0
