@@ -188,29 +188,46 @@ def bench_ratio(n: int, rounds: int) -> dict:
 FREE_CORES_CONTROL = 1.8
 
 
-def run_threads(bodies) -> float:
-    """Run each body in its own thread, released together by a barrier; wall time from
-    the first start to the last finish (each thread stamps its own)."""
-    barrier = threading.Barrier(len(bodies))
-    starts, ends = [], []
+class Workers:
+    """Two long-lived worker threads (so their allocator heaps stay warm between
+    runs, as a server's threads would); ``run(bodies)`` runs body i on worker i,
+    released together, and returns the wall time from the first start to the
+    last finish (each worker stamps its own)."""
 
-    def work(body):
-        barrier.wait()
-        starts.append(time.perf_counter())
-        body()
-        ends.append(time.perf_counter())
+    def __init__(self, count: int = 2) -> None:
+        import queue
 
-    threads = [threading.Thread(target=work, args=(b,)) for b in bodies]
-    gc.collect()
-    gc.disable()
-    try:
-        for t in threads:
+        self.inboxes = [queue.SimpleQueue() for _ in range(count)]
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads = [threading.Thread(target=self._serve, args=(box,), daemon=True) for box in self.inboxes]
+        for t in self.threads:
             t.start()
-        for t in threads:
+
+    def _serve(self, inbox) -> None:
+        while (job := inbox.get()) is not None:
+            barrier, body = job
+            barrier.wait()
+            start = time.perf_counter()
+            body()
+            self.outbox.put((start, time.perf_counter()))
+
+    def run(self, bodies) -> float:
+        barrier = threading.Barrier(len(bodies))
+        gc.collect()
+        gc.disable()
+        try:
+            for box, body in zip(self.inboxes, bodies):
+                box.put((barrier, body))
+            stamps = [self.outbox.get() for _ in bodies]
+            return max(end for _, end in stamps) - min(start for start, _ in stamps)
+        finally:
+            gc.enable()
+
+    def close(self) -> None:
+        for box in self.inboxes:
+            box.put(None)
+        for t in self.threads:
             t.join()
-        return max(ends) - min(starts)
-    finally:
-        gc.enable()
 
 
 def control_body(n: int):
@@ -228,10 +245,26 @@ def control_body(n: int):
     return body
 
 
+def keeping_body(n: int):
+    """Thread-local work that, like the book, allocates records and keeps them
+    (memory grows as it runs): what the machine gives allocation-heavy code."""
+
+    def body():
+        kept = []
+        append = kept.append
+        for i in range(n):
+            append([i, i + 1, None, (i, i)])
+        return len(kept)
+
+    return body
+
+
 def bench_scaling(n: int, rounds: int, want_free: int = 0, max_rounds: int = 0) -> dict:
     """``rounds`` rounds, then more (up to ``max_rounds``) until ``want_free`` of
     them had two free cores (see FREE_CORES_CONTROL)."""
     streams = {s: commands(s, n, seed) for s, seed in (("AAA", 11), ("BBB", 12))}
+    workers = Workers(2)
+    run_threads = workers.run
 
     def engine_body(engine, symbol):
         return lambda: drive_engine(engine, symbol, streams[symbol])
@@ -257,7 +290,16 @@ def bench_scaling(n: int, rounds: int, want_free: int = 0, max_rounds: int = 0) 
     def control2():
         return run_threads([control_body(cn), control_body(cn)])
 
-    cases = [("1", one), ("2 engines", two_engines), ("1 engine", one_engine), ("c1", control1), ("c2", control2)]
+    kn = 5 * n
+
+    def keeping1():
+        return run_threads([keeping_body(kn)])
+
+    def keeping2():
+        return run_threads([keeping_body(kn), keeping_body(kn)])
+
+    cases = [("1", one), ("2 engines", two_engines), ("1 engine", one_engine), ("c1", control1), ("c2", control2),
+             ("k1", keeping1), ("k2", keeping2)]  # fmt: skip
     for _, fn in cases:
         fn()
     times: dict[str, list[float]] = {name: [] for name, _ in cases}
@@ -270,10 +312,12 @@ def bench_scaling(n: int, rounds: int, want_free: int = 0, max_rounds: int = 0) 
             times[name].append(fn())
         r += 1
     rounds = r
+    workers.close()
     per_round = {
         "two engines": [2 * a / b for a, b in zip(times["1"], times["2 engines"])],
         "one engine, two symbols": [2 * a / b for a, b in zip(times["1"], times["1 engine"])],
         "control (thread-local pure Python)": [2 * a / b for a, b in zip(times["c1"], times["c2"])],
+        "control that keeps what it allocates": [2 * a / b for a, b in zip(times["k1"], times["k2"])],
     }
     ratios = {name: summary(values) for name, values in per_round.items()}
     # Rounds in which this machine had two free cores: the control, run in the
