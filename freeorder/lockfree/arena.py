@@ -25,16 +25,22 @@ Free slots, fastest first:
 2. the **shared free chain**, a Treiber stack of slots threaded through
    ``_free_next``; its head is a full reference, whose version is its ABA tag.
    A cache past ``CACHE_LIMIT`` spills half of itself onto it with one
-   compare-exchange; an empty cache takes the whole chain with one swap;
-3. **helping reclamation**: the structure's reclaimer (``Arena.reclaimer``)
-   advances its epoch, collects this thread's and orphaned garbage, scans
-   hazards -- the frees land in this thread's cache;
+   compare-exchange; an empty cache pops up to half that many with one
+   compare-exchange (after walking their links);
+3. **helping reclamation** (only once the initial capacity is handed out):
+   the structure's reclaimer (``Arena.reclaimer``) advances its epoch,
+   collects this thread's and orphaned garbage, scans hazards -- the frees
+   land in this thread's cache;
 4. **fresh slots**: the bump counter hands out a batch of never-used slots,
-   growing the arena (its atomic arrays reserve address space up to
-   ``max_capacity`` and ``grow`` moves no cell; the payload list is extended)
-   without stopping any other thread.
+   growing the arena past ``capacity`` if needed (its atomic arrays reserve
+   address space up to ``max_capacity``, pages committed only when touched,
+   and ``grow`` moves no cell; the payload list grows with the slots handed
+   out) without stopping any other thread;
+5. at ``max_capacity`` only: free slots other threads hold in their caches.
 
-``ArenaExhausted`` is raised only when ``max_capacity`` slots are in use.
+``ArenaExhausted`` is raised only when ``max_capacity`` slots are in use
+(``DEFAULT_MAX_CAPACITY`` when none is given: the address space reserved).
+A new arena costs a few KiB of memory whatever its capacity.
 
 Where CPython still serialises: ``payload[index] = x`` takes the list's
 per-object lock on 3.13t (short, never held across our code), and extending
@@ -426,3 +432,16 @@ class ThreadSlots:
 
 
 Arena._slots_class = ThreadSlots
+
+
+def inline_slot_ops(arena: Arena) -> tuple:
+    """What a hot path binds, once per thread, to inline this thread's ``ThreadSlots``:
+    ``(checked, checked_alloc, checked_free, cache, cache_pop, cache_append, refill, spill, payload)``.
+
+    With ``checked`` (a sanitizing arena) the hot path must call ``checked_alloc``/``checked_free``;
+    otherwise it repeats the bodies of ``ThreadSlots.alloc``/``free`` on the bound pieces.
+    """
+    slots = arena.local()
+    cache = slots.cache
+    return (arena.sanitize, slots.alloc, slots.free, cache, cache.pop, cache.append, arena.refill, arena.spill,
+            arena.payload)

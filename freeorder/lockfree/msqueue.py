@@ -39,7 +39,7 @@ from freeorder import atomic
 from freeorder.reclaim import key_of
 
 from .handles import PerThreadHandles
-from .arena import CACHE_LIMIT, INDEX_MASK, INDEX_SHIFT, MARK, REF_MASK, SLOT_BITS, VERSION_ONE, Arena
+from .arena import CACHE_LIMIT, INDEX_MASK, INDEX_SHIFT, MARK, REF_MASK, SLOT_BITS, VERSION_ONE, Arena, inline_slot_ops
 
 _RELAXED = int(atomic.RELAXED)
 _MISSING = object()
@@ -70,12 +70,8 @@ class _Handle:
 def _counted_ops(queue: "MSQueue", on_step):
     """enqueue/dequeue for the counted-pointer scheme (no reclaimer: slots are freed at once)."""
     arena = queue.arena
-    slots = arena.local()
-    checked = arena.sanitize
-    checked_alloc, checked_free = slots.alloc, slots.free
-    cache = slots.cache
-    cache_pop, cache_append, refill, spill = cache.pop, cache.append, arena.refill, arena.spill
-    payload = arena.payload
+    checked, checked_alloc, checked_free, cache, cache_pop, cache_append, refill, spill, payload = (
+        inline_slot_ops(arena))
     nxt_load, nxt_store, nxt_cas = queue._next.load, queue._next.store, queue._next.compare_exchange
     head_load, head_cas = queue._head.load, queue._head.compare_exchange
     tail_load, tail_cas = queue._tail.load, queue._tail.compare_exchange

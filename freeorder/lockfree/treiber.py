@@ -36,7 +36,7 @@ from freeorder import atomic
 from freeorder.reclaim import key_of
 
 from .handles import PerThreadHandles
-from .arena import CACHE_LIMIT, INDEX_MASK, INDEX_SHIFT, MARK, REF_MASK, VERSION_ONE, Arena
+from .arena import CACHE_LIMIT, INDEX_MASK, INDEX_SHIFT, MARK, REF_MASK, VERSION_ONE, Arena, inline_slot_ops
 
 _RELAXED = int(atomic.RELAXED)
 _MISSING = object()
@@ -59,13 +59,9 @@ class _Handle:
 
 
 def _ops(stack: "TreiberStack", on_step):
-    arena, reclaimer = stack.arena, stack.reclaimer
-    slots = arena.local()
-    checked = arena.sanitize
-    checked_alloc, checked_free, free = slots.alloc, slots.free, arena.free
-    cache = slots.cache
-    cache_pop, cache_append, refill, spill = cache.pop, cache.append, arena.refill, arena.spill
-    payload = arena.payload
+    arena, reclaimer, free = stack.arena, stack.reclaimer, stack.arena.free
+    checked, checked_alloc, checked_free, cache, cache_pop, cache_append, refill, spill, payload = (
+        inline_slot_ops(arena))
     head_cell = stack._head
     head_load, head_cas = head_cell.load, head_cell.compare_exchange
     nxt_load, nxt_store = stack._next.load, stack._next.store

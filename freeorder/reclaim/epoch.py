@@ -214,14 +214,8 @@ class EpochCollector:
         self._locals.swap(guard._index, (self._global.load(_RELAXED) << 1) | 1)  # as in pin()
         return guard
 
-    def local(self) -> EpochGuard:
+    def local(self):
         """This thread's guard, unpinned unless it is pinned already (``guard.pin()`` pins it)."""
-        try:
-            guard = self._by_thread[self._thread_index()]
-            if guard is not None:
-                return guard
-        except IndexError:
-            pass
         return self._registry.current()
 
     @property

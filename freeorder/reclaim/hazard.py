@@ -175,14 +175,8 @@ class HazardRegistry:
 
         return pin
 
-    def local(self) -> HazardGuard:
-        """This thread's guard (``guard.pin()`` pins it)."""
-        try:
-            guard = self._by_thread[self._thread_index()]
-            if guard is not None:
-                return guard
-        except IndexError:
-            pass
+    def local(self):
+        """This thread's guard, unpinned unless it is pinned already (``guard.pin()`` pins it)."""
         return self._registry.current()
 
     def _published(self) -> set:
