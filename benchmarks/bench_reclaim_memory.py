@@ -23,7 +23,7 @@ from freeorder.reclaim import make_reclaimer
 
 def run(reclaimer_name: str, seconds: float, cap: int) -> list[dict]:
     reclaimer = make_reclaimer(reclaimer_name)
-    q = MSQueue(capacity=cap + 200_000, reclaimer=reclaimer)
+    q = MSQueue(max_capacity=cap + 200_000, reclaimer=reclaimer)
     length = [0, 0]  # enqueued, dequeued (each written by one kind of thread)
     stop = threading.Event()
     enq = [0, 0]
