@@ -526,13 +526,16 @@ def main(argv=None) -> None:
     parser.add_argument("--max-rounds", type=int, default=40, help="scaling: but no more rounds than this")
     parser.add_argument("--no-mortal", action="store_true", help="skip the scaling run with nothing made immortal")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
-    parser.add_argument("--from-json", metavar="FILE", help="render results saved with --json (measure nothing)")
+    parser.add_argument("--from-json", metavar="FILE", nargs="+",
+                        help="render results saved with --json (measure nothing); parts of later files win")  # fmt: skip
     parser.add_argument("--write-readme", action="store_true", help=f"write the table between the markers in {README.name}")
     args = parser.parse_args(argv)
     if args.from_json:
         import json
 
-        results = json.loads(Path(args.from_json).read_text().strip().splitlines()[-1])
+        results = {}
+        for name in args.from_json:
+            results.update(json.loads(Path(name).read_text().strip().splitlines()[-1]))
         text = render(results)
         print(text)
         if args.write_readme:
