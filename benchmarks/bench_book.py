@@ -199,6 +199,7 @@ class Workers:
 
         self.inboxes = [queue.SimpleQueue() for _ in range(count)]
         self.outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.cpu: list[list[float]] = []  # per run: CPU seconds of each thread
         self.threads = [threading.Thread(target=self._serve, args=(box,), daemon=True) for box in self.inboxes]
         for t in self.threads:
             t.start()
@@ -207,9 +208,9 @@ class Workers:
         while (job := inbox.get()) is not None:
             barrier, body = job
             barrier.wait()
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             body()
-            self.outbox.put((start, time.perf_counter()))
+            self.outbox.put((start, time.perf_counter(), time.thread_time() - cpu))
 
     def run(self, bodies) -> float:
         barrier = threading.Barrier(len(bodies))
@@ -219,7 +220,9 @@ class Workers:
             for box, body in zip(self.inboxes, bodies):
                 box.put((barrier, body))
             stamps = [self.outbox.get() for _ in bodies]
-            return max(end for _, end in stamps) - min(start for start, _ in stamps)
+            wall = max(end for _, end, _ in stamps) - min(start for start, _, _ in stamps)
+            self.cpu.append([cpu for _, _, cpu in stamps])
+            return wall
         finally:
             gc.enable()
 
@@ -303,6 +306,7 @@ def bench_scaling(n: int, rounds: int, want_free: int = 0, max_rounds: int = 0) 
     for _, fn in cases:
         fn()
     times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    cpus: dict[str, list[list[float]]] = {name: [] for name, _ in cases}
     r = 0
     while r < rounds or (
         r < max_rounds and sum(2 * a / b >= FREE_CORES_CONTROL for a, b in zip(times["c1"], times["c2"])) < want_free
@@ -310,6 +314,7 @@ def bench_scaling(n: int, rounds: int, want_free: int = 0, max_rounds: int = 0) 
         order = cases if r % 2 == 0 else cases[::-1]
         for name, fn in order:
             times[name].append(fn())
+            cpus[name].append(workers.cpu[-1])
         r += 1
     rounds = r
     workers.close()
@@ -320,6 +325,22 @@ def bench_scaling(n: int, rounds: int, want_free: int = 0, max_rounds: int = 0) 
         "control that keeps what it allocates": [2 * a / b for a, b in zip(times["k1"], times["k2"])],
     }
     ratios = {name: summary(values) for name, values in per_round.items()}
+    # CPU time: 2 x (one thread's CPU) / (each of the two threads' CPU) for the same work, per
+    # round: the scaling if each thread had had a core, whatever else ran on the
+    # machine; and how much the two threads actually overlapped (1: all along).
+    def cpu_ratio(one, two):
+        return [2 * a[0] / ((b[0] + b[1]) / 2) for a, b in zip(cpus[one], cpus[two])]
+
+    def overlap(two):
+        return [max(0.0, (c[0] + c[1] - w) / min(c)) for c, w in zip(cpus[two], times[two])]
+
+    cpu_ratios = {
+        "two engines": summary(cpu_ratio("1", "2 engines")),
+        "one engine, two symbols": summary(cpu_ratio("1", "1 engine")),
+        "control (thread-local pure Python)": summary(cpu_ratio("c1", "c2")),
+        "control that keeps what it allocates": summary(cpu_ratio("k1", "k2")),
+    }
+    overlaps = {"two engines": summary(overlap("2 engines")), "one engine, two symbols": summary(overlap("1 engine"))}
     # Rounds in which this machine had two free cores: the control, run in the
     # same round, scaled >= FREE_CORES_CONTROL.
     free = [i for i, c in enumerate(per_round["control (thread-local pure Python)"]) if c >= FREE_CORES_CONTROL]
@@ -328,6 +349,8 @@ def bench_scaling(n: int, rounds: int, want_free: int = 0, max_rounds: int = 0) 
         "n": n,
         "rounds": rounds,
         "free_rounds": len(free),
+        "cpu_ratios": cpu_ratios,
+        "overlaps": overlaps,
         "ratios_free": ratios_free,
         "per_round": per_round,
         "rate_1": statistics.median(n / t for t in times["1"]),
@@ -466,10 +489,12 @@ def render(results: dict) -> str:
             f" median of {s['rounds']} alternated rounds (min–max). One thread: {s['rate_1']:,.0f} commands/s;"
             f" two engines: {s['rate_2e']:,.0f}; one engine: {s['rate_1e']:,.0f}.",
             "",
-            f"| 2 threads / 1 thread | all {s['rounds']} rounds: median (min–max) | the {s['free_rounds']} rounds with"
-            f" two free cores (control >= {FREE_CORES_CONTROL}×) | target |",
-            "|---|---|---|---|",
+            f"| 2 threads / 1 thread | wall time, all {s['rounds']} rounds: median (min–max) | wall time, the"
+            f" {s['free_rounds']} rounds with two free cores (control >= {FREE_CORES_CONTROL}×) | CPU time, all"
+            " rounds | target |",
+            "|---|---|---|---|---|",
         ]
+        cpu = s.get("cpu_ratios", {})
         free = s["ratios_free"]
         for name, v in s["ratios"].items():
             f = free.get(name)
@@ -479,16 +504,30 @@ def render(results: dict) -> str:
                 if f:
                     verdicts.insert(0, ("met" if f[0] >= 1.9 else "missed") + " with two free cores")
                 target = ">= 1.9×: " + ", ".join(verdicts)
-            lines.append(f"| {name} | {fmt_ratio(v)} | {fmt_ratio(f) if f else 'none'} | {target} |")
+            c = cpu.get(name)
+            lines.append(f"| {name} | {fmt_ratio(v)} | {fmt_ratio(f) if f else 'none'} | {fmt_ratio(c) if c else ''} | {target} |")
         if "scaling_mortal" in results:
             m = results["scaling_mortal"]
             mfree = m.get("ratios_free") or {}
+            mcpu = m.get("cpu_ratios", {})
             for name, v in m["ratios"].items():
                 label = f"{name}, nothing made immortal (`FREEORDER_NO_IMMORTAL=1`, own run)"
                 if name.startswith("control"):
-                    label = f"control, in that run ({m.get('free_rounds', 0)} rounds with two free cores)"
+                    label = f"{name}, in that run ({m.get('free_rounds', 0)} rounds with two free cores)"
                 f = mfree.get(name)
-                lines.append(f"| {label} | {fmt_ratio(v)} | {fmt_ratio(f) if f else 'none'} | |")
+                c = mcpu.get(name)
+                lines.append(f"| {label} | {fmt_ratio(v)} | {fmt_ratio(f) if f else 'none'} | {fmt_ratio(c) if c else ''} | |")
+        if s.get("overlaps"):
+            o = s["overlaps"]
+            lines += [
+                "",
+                "CPU time: 2 × one thread's CPU seconds / the mean CPU seconds of each of the two threads for the same"
+                " work, per round —"
+                " what the two threads would give with a core each, whatever else ran on the machine; it counts"
+                " only while they ran at the same time: they overlapped for a median "
+                + ", ".join(f"{v[0]:.0%} ({name})" for name, v in o.items())
+                + " of the shorter thread's run.",
+            ]
         lines.append("")
     if results.get("check"):
         c = results["check"]
