@@ -14,6 +14,24 @@ from __future__ import annotations
 from freeorder import atomic
 
 
+def thread_owned(*values):
+    """Copies of int constants made by the calling thread (small ints come back as they are).
+
+    On 3.13t each use of an object increments its reference count: plainly for
+    the thread that made it, with an atomic add on one shared cache line for
+    every other thread. Module constants are made by the importing thread, so
+    two threads using them on every step bounce that line between cores; a
+    copy each handle makes for itself does not.
+    """
+    return tuple(v + 0 if type(v) is int else v for v in values)
+
+
+class Missing:
+    """The "no default given" sentinel of ``pop``/``dequeue``/``peek``: a class, because
+    3.13t defers classes' reference counts (threads passing it do not contend; an
+    ``object()`` instance would)."""
+
+
 class PerThreadHandles:
     """Mixin: ``handle(on_step=None)`` and the per-thread handle table.
 

@@ -38,11 +38,11 @@ from __future__ import annotations
 from freeorder import atomic
 from freeorder.reclaim import key_of
 
-from .handles import PerThreadHandles
+from .handles import Missing, PerThreadHandles, thread_owned
 from .arena import CACHE_LIMIT, INDEX_MASK, INDEX_SHIFT, MARK, REF_MASK, SLOT_BITS, VERSION_ONE, Arena, inline_slot_ops
 
 _RELAXED = int(atomic.RELAXED)
-_MISSING = object()
+_MISSING = Missing
 _VERSION_BITS = ~(VERSION_ONE - 1)   # a reference with index and mark cleared: its tagged null
 
 
@@ -75,9 +75,9 @@ def _counted_ops(queue: "MSQueue", on_step):
     nxt_load, nxt_store, nxt_cas = queue._next.load, queue._next.store, queue._next.compare_exchange
     head_load, head_cas = queue._head.load, queue._head.compare_exchange
     tail_load, tail_cas = queue._tail.load, queue._tail.compare_exchange
-    shift, mask, slot_bits, version_bits = INDEX_SHIFT, INDEX_MASK, SLOT_BITS, _VERSION_BITS
-    not_mark, version_one, ref_mask, cache_limit = ~MARK, VERSION_ONE, REF_MASK, CACHE_LIMIT
-    relaxed = _RELAXED
+    # this thread's own copies of the constants (see thread_owned)
+    shift, mask, slot_bits, version_bits, not_mark, version_one, ref_mask, cache_limit, relaxed = thread_owned(
+        INDEX_SHIFT, INDEX_MASK, SLOT_BITS, _VERSION_BITS, ~MARK, VERSION_ONE, REF_MASK, CACHE_LIMIT, _RELAXED)
     retries = 0
 
     def enqueue(item) -> None:

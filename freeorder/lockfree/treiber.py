@@ -35,11 +35,11 @@ from __future__ import annotations
 from freeorder import atomic
 from freeorder.reclaim import key_of
 
-from .handles import PerThreadHandles
+from .handles import Missing, PerThreadHandles, thread_owned
 from .arena import CACHE_LIMIT, INDEX_MASK, INDEX_SHIFT, MARK, REF_MASK, VERSION_ONE, Arena, inline_slot_ops
 
 _RELAXED = int(atomic.RELAXED)
-_MISSING = object()
+_MISSING = Missing
 
 
 class _Handle:
@@ -65,8 +65,9 @@ def _ops(stack: "TreiberStack", on_step):
     head_cell = stack._head
     head_load, head_cas = head_cell.load, head_cell.compare_exchange
     nxt_load, nxt_store = stack._next.load, stack._next.store
-    shift, mask, relaxed = INDEX_SHIFT, INDEX_MASK, _RELAXED
-    not_mark, version_one, ref_mask, cache_limit = ~MARK, VERSION_ONE, REF_MASK, CACHE_LIMIT
+    # this thread's own copies of the constants (see thread_owned)
+    shift, mask, relaxed, not_mark, version_one, ref_mask, cache_limit = thread_owned(
+        INDEX_SHIFT, INDEX_MASK, _RELAXED, ~MARK, VERSION_ONE, REF_MASK, CACHE_LIMIT)
     retries = 0
 
     def push(item) -> None:
