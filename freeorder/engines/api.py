@@ -1,6 +1,6 @@
 """The Engine protocol: the one API every matching engine implements.
 
-Contract (DESIGN §5): for any history of calls, possibly concurrent, each call's
+Contract: for any history of calls, possibly concurrent, each call's
 result equals the result the reference engine gives when the same calls are
 applied one at a time in some order consistent with real time. To make that
 checkable every command returns its whole outcome as an immutable value

@@ -180,10 +180,6 @@ class Arena:
             slots = locals_[index] = self._slots_class(self)
         return slots
 
-    def cache(self) -> list:
-        """This thread's cache of free references (see ``ThreadSlots``)."""
-        return self.local().cache
-
     def alloc(self, payload=None) -> int:
         """Take a free slot, store ``payload`` in it, and return its reference.
 

@@ -134,9 +134,6 @@ class SanitizingArena(Arena):
         states = self._state.to_list()
         return [i for i in range(1, len(states)) if states[i] == LIVE and i not in reachable]
 
-    def live_slots(self) -> int:
-        return sum(1 for s in self._state.to_list()[1:] if s != FREE)
-
     def retired_unreclaimed(self) -> int:
         """Slots retired but not yet freed."""
         return sum(1 for s in self._state.to_list()[1:] if s == RETIRED)
