@@ -5,6 +5,8 @@
 #   - .venv: a 3.13t venv with freeorder installed editable, plus nox.
 # A second run takes seconds. A missing build dependency stops the script with one
 # line naming the Debian package to install (--install-build-deps installs it).
+# --tsan: instead, build (or find) a 3.13t configured --with-thread-sanitizer under
+# $FREEORDER_CACHE/cpython-3.13-nogil-tsan and print its python on stdout (nox -s tsan).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,11 +17,13 @@ say() { printf '[bootstrap] %s\n' "$*" >&2; }
 die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
 mkdir -p "$cache"
 install_deps=0
+tsan=0
 for arg in "$@"; do
     case "$arg" in
         --install-build-deps) install_deps=1 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-        *) die "unknown argument $arg (known: --install-build-deps)" ;;
+        --tsan) tsan=1 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) die "unknown argument $arg (known: --install-build-deps, --tsan)" ;;
     esac
 done
 
@@ -96,6 +100,21 @@ build() {
 }
 
 version_of() { "$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'; }
+
+# --tsan: the same source, free-threaded and thread-sanitized (compiler's -fsanitize=thread);
+# no venv, the caller makes its own (ThreadSanitizer slows everything 5-15x).
+if [ "$tsan" = 1 ]; then
+    ps="$cache/cpython-3.13-nogil-tsan"
+    if [ ! -f "$ps/.complete" ]; then
+        check_build_deps
+        fetch_source
+        build "$ps" --disable-gil --with-thread-sanitizer
+    fi
+    "$ps/bin/python3.13t" -c 'import sys; assert not sys._is_gil_enabled()' || die "$ps is not free-threaded"
+    say "thread-sanitized free-threaded: $ps/bin/python3.13t ($(version_of "$ps/bin/python3.13t"))"
+    echo "$ps/bin/python3.13t"
+    exit 0
+fi
 
 pt="$cache/cpython-3.13-nogil"
 pg="$cache/cpython-3.13-gil"
