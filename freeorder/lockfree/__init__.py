@@ -1,11 +1,14 @@
-"""Lock-free structures over ``freeorder.atomic``, with nodes in arenas.
+"""Lock-free structures over ``freeorder.atomic``.
 
-Every structure takes a reclaimer (``freeorder.reclaim``: epoch, hazard or
-none) deciding when an unlinked node's slot may be reused, holds no
-``threading.Lock``, and names each operation's linearization point.
+None holds a ``threading.Lock``; each names its operations' linearization
+points. The node-based ones keep nodes in arenas and take a reclaimer
+(``freeorder.reclaim``: epoch, hazard or none) deciding when an unlinked
+node's slot may be reused; ``CommandLog`` (an append-only log truncated at
+the front) keeps its entries as objects in a lookup instead.
 """
 
 from .arena import NULL, Arena, ArenaExhausted, make_ref, ref_index, ref_version
+from .command_log import CommandLog, Entry, Forgotten
 from .msqueue import MSQueue
 from .order_index import OrderIndex
 from .seqlock import SeqLock
@@ -16,6 +19,9 @@ __all__ = [
     "NULL",
     "Arena",
     "ArenaExhausted",
+    "CommandLog",
+    "Entry",
+    "Forgotten",
     "MSQueue",
     "OrderIndex",
     "SeqLock",
