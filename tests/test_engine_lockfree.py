@@ -1,26 +1,37 @@
-"""The lock-free engine: same results as the reference engine sequentially,
-linearizable and invariant-preserving under real threads, and lock-free
-(a frozen thread does not stop the others)."""
+"""LockFreeEngine: the reference's results on sequential histories, the reference applied in log
+order on concurrent ones, progress with a thread frozen at any step, bounded log and records."""
+
+from __future__ import annotations
 
 import threading
-import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from freeorder.book import Instrument, InvalidOrder, Side, UnknownOrder, UnknownSymbol, violations
+from freeorder.book import (
+    DuplicateClientId,
+    Instrument,
+    InvalidOrder,
+    InvalidOrderType,
+    SelfTradePrevention,
+    Side,
+    UnknownOrder,
+    UnknownSymbol,
+)
 from freeorder.engines import ReferenceEngine
-from freeorder.engines.lockfree import LockFreeEngine
+from freeorder.engines.lockfree import TRUNCATE_EVERY, LockFreeEngine
 from freeorder.engines.workload import OrderFlow
+from freeorder.verify import freeze_point, freeze_test
+from test_book_properties import S, apply, commands, resolve
 from threadutil import run_threads
 
 SYMBOLS = ["AAA", "BBB"]
 
 
-def engines():
+def engines(record_events=True):
     instruments = [Instrument(s, tick_size=1) for s in SYMBOLS]
-    return ReferenceEngine(instruments), LockFreeEngine(instruments)
+    return ReferenceEngine(instruments), LockFreeEngine(instruments, record_events=record_events)
 
 
 def outcome(engine, command):
@@ -30,10 +41,38 @@ def outcome(engine, command):
         return ("error", type(exc).__name__, str(exc))
 
 
+def assert_same_state(a, b, symbols):
+    for s in symbols:
+        assert a.snapshot(s) == b.snapshot(s)
+        assert a.orders(s) == b.orders(s)
+        assert a.best(s) == b.best(s)
+        assert a.depth(s, 5) == b.depth(s, 5)
+
+
+# ---------------------------------------------------------------------- sequential: the reference's results
+
+
+@pytest.mark.thread_unsafe(reason="hypothesis")
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(commands)
+def test_every_command_type_gives_the_reference_result_and_events(cmds):
+    """Limit/IOC/FOK/market/post-only, every STP mode, cancels and modifies of live, finished and
+    unknown orders, mass cancels and bad input: identical results, events and state."""
+    instrument = Instrument(S)
+    reference, lockfree = ReferenceEngine([instrument]), LockFreeEngine([instrument])
+    for cmd in cmds:
+        cmd = resolve(cmd, reference.orders(S))
+        assert apply(lockfree, cmd) == apply(reference, cmd), cmd
+        assert lockfree.best(S) == reference.best(S)
+    assert_same_state(reference, lockfree, [S])
+    assert lockfree.events(S) == reference.events(S)
+    assert lockfree.events(S, 3) == reference.events(S, 3)
+
+
 @pytest.mark.thread_unsafe(reason="hypothesis")
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32), n=st.integers(1, 300))
-def test_same_results_and_events_as_the_reference(seed, n):
+def test_order_flow_gives_the_reference_results(seed, n):
     reference, lockfree = engines()
     flow = OrderFlow(SYMBOLS, seed)
     for command in flow.commands(n):
@@ -41,12 +80,27 @@ def test_same_results_and_events_as_the_reference(seed, n):
         assert outcome(lockfree, command) == expected
         if expected[0] == "ok":
             flow.observe(command, expected[1])
+    assert_same_state(reference, lockfree, SYMBOLS)
     for s in SYMBOLS:
-        assert lockfree.snapshot(s) == reference.snapshot(s)
-        assert lockfree.orders(s) == reference.orders(s)
         assert lockfree.events(s) == reference.events(s)
-        assert lockfree.best(s) == reference.best(s)
-        assert lockfree.depth(s, 5) == reference.depth(s, 5)
+
+
+def test_client_ids_are_unique_among_live_orders_only():
+    reference, lockfree = engines()
+    for engine in (reference, lockfree):
+        first = engine.submit("AAA", Side.SELL, 5, 100, owner="a", client_id="x")
+        with pytest.raises(DuplicateClientId, match="client_id"):
+            engine.submit("AAA", Side.SELL, 5, 101, owner="a", client_id="x")
+        with pytest.raises(DuplicateClientId):  # reported before a bad stp, as the reference does
+            engine.submit("AAA", Side.SELL, 5, 101, owner="a", client_id="x", stp="none")
+        with pytest.raises(InvalidOrderType, match="stp"):
+            engine.submit("AAA", Side.SELL, 5, 101, owner="b", client_id="x", stp="none")
+        engine.submit("AAA", Side.SELL, 1, 101, owner="b", client_id="x")  # another owner: fine
+        engine.submit("AAA", Side.BUY, 5, 100, owner="c")  # fills the first: its client id is free again
+        engine.submit("AAA", Side.SELL, 2, 102, owner="a", client_id="x")
+        engine.modify("AAA", first.order_id + 3, price=103)
+    assert_same_state(reference, lockfree, ["AAA"])
+    assert lockfree.events("AAA") == reference.events("AAA")
 
 
 def test_bad_input_raises_and_changes_nothing():
@@ -57,153 +111,188 @@ def test_bad_input_raises_and_changes_nothing():
         engine.submit("AAA", Side.BUY, 0, 100)
     with pytest.raises(InvalidOrder, match="price"):
         engine.submit("AAA", Side.BUY, 1, -5)
+    with pytest.raises(InvalidOrderType, match="side"):
+        engine.submit("AAA", "buy", 1, 100)
     with pytest.raises(UnknownOrder):
         engine.cancel("AAA", 99)
+    with pytest.raises(UnknownOrder):
+        engine.modify("AAA", 99, price="nonsense")  # unknown first, as the reference
+    with pytest.raises(InvalidOrder, match="quantity"):
+        engine.modify("AAA", 1, quantity=0)
+    with pytest.raises(InvalidOrderType, match="order_id"):
+        engine.order("AAA", "1")
+    with pytest.raises(InvalidOrder, match="n"):
+        engine.depth("AAA", -1)
     with pytest.raises(UnknownSymbol, match="ZZZ"):
         engine.submit("ZZZ", Side.BUY, 1, 100)
     assert (engine.snapshot("AAA"), engine.orders("AAA"), engine.events("AAA")) == before
+    assert engine.submit("AAA", Side.BUY, 1, 99).order_id == 2  # nothing was consumed
 
 
-def test_each_thread_sees_every_command():
-    _, engine = engines()
+def test_events_need_record_events():
+    _, engine = engines(record_events=False)
     engine.submit("AAA", Side.SELL, 5, 100)
-    seen = []
-    t = threading.Thread(target=lambda: seen.append(engine.best("AAA")))
-    t.start()
-    t.join(10)
-    assert seen == [engine.best("AAA")]
-    assert seen[0].ask == 100
+    with pytest.raises(InvalidOrder, match="record_events"):
+        engine.events("AAA")
 
 
-THREADS = 4
-OPS_PER_THREAD = 400
+# ---------------------------------------------------------------------- concurrent: the reference in log order
 
 
-def concurrent_run(engine, seed):
-    """THREADS threads run their own order flows on both symbols; returns per-thread
-    lists of (start_ns, end_ns, command, outcome)."""
-    records = [[] for _ in range(THREADS)]
+def run_recording_positions(engine, threads, n, symbols=("AAA",)):
+    """Each thread runs its own OrderFlow; returns (log position, command, outcome) of every call."""
+    where = threading.local()
 
-    def work(i):
-        flow = OrderFlow(SYMBOLS, seed * 100 + i, owners=3)
-        mine = records[i]
-        for command in flow.commands(OPS_PER_THREAD):
-            start = time.perf_counter_ns()
+    def on_step(name, entry):
+        if name == "linked":
+            where.pos = entry.pos
+
+    engine.on_step = on_step
+    out = [[] for _ in range(threads)]
+
+    def worker(i):
+        flow = OrderFlow(list(symbols), seed=1000 + i)
+        for command in flow.commands(n):
+            where.pos = None
             result = outcome(engine, command)
-            mine.append((start, time.perf_counter_ns(), command, result))
+            out[i].append((command.symbol, where.pos, command, result))
             if result[0] == "ok":
                 flow.observe(command, result[1])
 
-    run_threads(THREADS, work)
-    return records
+    run_threads(threads, worker, timeout=120)
+    engine.on_step = None
+    return [record for part in out for record in part]
 
 
 @pytest.mark.thread_unsafe(reason="starts its own threads")
-@pytest.mark.parametrize("seed", [1, 2])
-def test_concurrent_history_is_the_reference_applied_in_log_order(seed):
+@pytest.mark.parametrize("threads", [2, 4])
+def test_concurrent_history_is_the_reference_applied_in_log_order(threads):
     _, engine = engines()
-    records = concurrent_run(engine, seed)
+    records = run_recording_positions(engine, threads, 600, SYMBOLS)
+    reference = ReferenceEngine([Instrument(s, tick_size=1) for s in SYMBOLS])
+    logged = [r for r in records if r[1] is not None]
     for symbol in SYMBOLS:
-        # Replay the log, in log order, on a fresh reference engine.
-        log = engine._log(symbol)
-        command, replay = log.first, ReferenceEngine([log.instrument])
-        expected = []
-        while after := command.next.load():
-            command = log.entries[after]
-            expected.append((command.pos, outcome(replay, _as_command(symbol, command))))
-        assert [p for p, _ in expected] == list(range(1, len(expected) + 1))
-        ours = [(s, e, c, r) for rec in records for (s, e, c, r) in rec if c.symbol == symbol]
-        assert len(ours) == len(expected)
-        # Every thread's result is the replay's result for one log entry, each used once.
-        remaining = {}
-        for pos, result in expected:
-            remaining.setdefault(_key(result), []).append(pos)
-        position = []
-        for start, end, command, result in ours:
-            slots = remaining.get(_key(result))
-            assert slots, f"result {result} of {command} is not in the log-order replay"
-            position.append((start, end, slots.pop(0)))
-        # Real-time order: an operation that finished before another started is earlier in the log.
-        for s1, e1, p1 in position:
-            for s2, e2, p2 in position:
-                if e1 < s2 and p1 > p2 and _has_events(p1, expected) and _has_events(p2, expected):
-                    raise AssertionError(f"log position {p1} finished before {p2} started")
-        # Final state: every replica's view equals the replay, and invariants hold.
-        assert engine.snapshot(symbol) == replay.snapshot(symbol)
-        assert engine.orders(symbol) == replay.orders(symbol)
-        assert violations(engine.snapshot(symbol), engine.orders(symbol), engine.events(symbol)) == []
-
-
-def _as_command(symbol, entry):
-    from freeorder.engines.workload import Command
-
-    return Command(entry.method, symbol, entry.args, entry.kwargs)
-
-
-def _key(result):
-    return repr(result)
-
-
-def _has_events(pos, expected):
-    result = expected[pos - 1][1]
-    return result[0] == "ok" and getattr(result[1], "events", ())
+        ordered = sorted((r for r in logged if r[0] == symbol), key=lambda r: r[1])
+        assert [r[1] for r in ordered] == list(range(1, len(ordered) + 1))  # gap-free log positions
+        for _symbol, _pos, command, result in ordered:
+            assert outcome(reference, command) == result
+    assert_same_state(reference, engine, SYMBOLS)
+    for symbol in SYMBOLS:
+        assert engine.events(symbol) == reference.events(symbol)
 
 
 @pytest.mark.thread_unsafe(reason="starts its own threads")
-def test_all_threads_replicas_agree():
+def test_readers_see_complete_states_while_writers_run():
+    """Every snapshot a reader takes mid-run is the state after some prefix of the log."""
     _, engine = engines()
-    concurrent_run(engine, 3)
-    views = []
+    snapshots = []
+    stop = threading.Event()
 
-    def look(_):
-        views.append(tuple((engine.snapshot(s), engine.orders(s)) for s in SYMBOLS))
+    def read():
+        while not stop.is_set():
+            snapshots.append(engine.snapshot("AAA"))
 
-    run_threads(3, look)
-    assert views[0] == views[1] == views[2] == tuple((engine.snapshot(s), engine.orders(s)) for s in SYMBOLS)
-
-
-@pytest.mark.thread_unsafe(reason="starts its own threads")
-def test_a_thread_frozen_mid_operation_does_not_stop_the_others():
-    _, engine = engines()
-    log = engine._log("AAA")
-    frozen, release = threading.Event(), threading.Event()
-    real_append = type(log).append
-    victim = {}
-
-    def freezing_append(self, method, args, kwargs):
-        command = real_append(self, method, args, kwargs)
-        if threading.get_ident() == victim.get("ident"):
-            frozen.set()
-            release.wait(30)  # frozen after linking, before applying anything
-        return command
-
-    type(log).append = freezing_append
+    reader = threading.Thread(target=read)
+    reader.start()
     try:
-        result = {}
-
-        def victim_body():
-            victim["ident"] = threading.get_ident()
-            result["submit"] = engine.submit("AAA", Side.SELL, 10, 100, owner="victim")
-
-        t = threading.Thread(target=victim_body)
-        t.start()
-        assert frozen.wait(10)
-        # While the victim is frozen, others complete operations on the same symbol,
-        # and they see its (linearized) order.
-        done = []
-
-        def other(i):
-            r = engine.submit("AAA", Side.BUY, 1, 100, owner=f"o{i}")
-            done.append(r)
-
-        run_threads(3, other, timeout=30)
-        assert len(done) == 3
-        assert sum(r.filled_qty for r in done) == 3
-        assert engine.best("AAA").ask_qty == 7
-        release.set()
-        t.join(10)
-        assert not t.is_alive()
-        assert result["submit"].order_id == 1
+        records = run_recording_positions(engine, 2, 400)
     finally:
-        type(log).append = real_append
+        stop.set()
+        reader.join()
+    reference = ReferenceEngine([Instrument(s, tick_size=1) for s in SYMBOLS])
+    by_seq = {0: reference.snapshot("AAA")}
+    for _symbol, _pos, command, _result in sorted((r for r in records if r[1]), key=lambda r: r[1]):
+        outcome(reference, command)
+        by_seq[reference.snapshot("AAA").seq] = reference.snapshot("AAA")
+    assert len(snapshots) > 1
+    for snap in snapshots:
+        assert by_seq[snap.seq] == snap
+
+
+# ---------------------------------------------------------------------- progress: nobody waits
+
+
+def crossing_book():
+    engine = LockFreeEngine([Instrument("AAA", tick_size=1)])
+    for price in (100, 101):
+        engine.submit("AAA", Side.SELL, 3, price, owner="maker")
+    engine.on_step = lambda name, entry: freeze_point()
+    return engine
+
+
+def victim(engine):
+    return engine.submit("AAA", Side.BUY, 5, 101, owner="victim")  # sweeps a level, partly fills the next
+
+
+OTHERS = [lambda e: e.submit("AAA", Side.BUY, 1, 101, owner="x"), lambda e: e.best("AAA"),
+          lambda e: e.cancel("AAA", 2), lambda e: e.snapshot("AAA")]
+
+
+@pytest.mark.thread_unsafe(reason="freeze_test runs its own threads")
+def test_a_thread_frozen_at_every_step_does_not_stop_the_others():
+    """The victim is frozen before each of its atomic operations on the book's structures and each
+    named step in turn (81 points for this command); others on the same symbol -- a writer, readers,
+    a cancel of an order the victim is filling -- finish meanwhile, then the victim does."""
+    frozen = 0
+    for freeze_at in range(1, 1000):
+        report = freeze_test(crossing_book, victim, OTHERS, freeze_at=freeze_at, timeout=10)
+        if not report.frozen:
+            break
+        assert report.ok, (freeze_at, report)
+        result = report.victim_result
+        assert result.order_id in (3, 4) and result.filled_qty + result.remaining_qty <= 5
+        frozen += 1
+    assert frozen > 30  # the victim's command passes that many points: each was tried
+
+
+@pytest.mark.thread_unsafe(reason="starts its own threads")
+@pytest.mark.parametrize("step", ["linked", "planned", "announced", "applied"])
+def test_others_finish_a_command_stalled_at_each_named_step(step):
+    engine = LockFreeEngine([Instrument("AAA", tick_size=1)])
+    engine.submit("AAA", Side.SELL, 3, 100, owner="maker")
+    stalled, release = threading.Event(), threading.Event()
+    victim_thread = {}
+
+    def on_step(name, entry):
+        if name == step and threading.get_ident() == victim_thread.get("ident") and not stalled.is_set():
+            stalled.set()
+            release.wait(30)
+
+    engine.on_step = on_step
+    result = {}
+
+    def body():
+        victim_thread["ident"] = threading.get_ident()
+        result["victim"] = engine.submit("AAA", Side.BUY, 2, 100, owner="victim")
+
+    t = threading.Thread(target=body)
+    t.start()
+    try:
+        assert stalled.wait(10)
+        # the victim's command is linked: the others complete it, then their own
+        assert engine.submit("AAA", Side.BUY, 1, 100, owner="other").filled_qty == 1
+        assert engine.best("AAA").ask is None
+        assert engine.order("AAA", 2).filled == 2
+    finally:
         release.set()
+        t.join(30)
+    assert result["victim"].filled_qty == 2 and result["victim"].order_id == 2
+
+
+# ---------------------------------------------------------------------- memory: bounded in commands
+
+
+def test_log_and_records_stay_bounded_in_commands():
+    _, engine = engines(record_events=False)
+    flow = OrderFlow(["AAA"], seed=5)
+    for command in flow.commands(6 * TRUNCATE_EVERY):
+        result = outcome(engine, command)
+        if result[0] == "ok":
+            flow.observe(command, result[1])
+    assert engine.log_length("AAA") <= TRUNCATE_EVERY
+    book = engine._books["AAA"]
+    assert book.log.held() <= TRUNCATE_EVERY + 2
+    orders = engine.snapshot("AAA").last_order_id
+    levels = len(engine.depth("AAA", 10**6).bids) + len(engine.depth("AAA", 10**6).asks)
+    # one record per order and per live level, the header, and what awaits its grace period
+    assert len(book.records) <= orders + levels + 1 + 64 * 32

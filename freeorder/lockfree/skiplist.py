@@ -651,7 +651,28 @@ class SkipListMap:
             raise KeyError(key)
         return default
 
-    def _kill(self, g, key: int, index: int, ref: int = 0, preds=None):
+    def remove_if(self, key, expected) -> bool:
+        """Remove ``key`` only while it maps to the object ``expected`` (by identity).
+
+        True if this call removed it; False if the key is absent or maps to
+        another object. A compare-and-remove: with values that are never
+        reused (fresh objects), repeating it is harmless, which is what makes
+        it an idempotent step for helpers that may run it late. Linearization
+        point: the compare-exchange setting the dead bit (False: the load of
+        the value cell that showed another value, or as ``get``).
+        """
+        if type(key) is not int or not INT64_MIN <= key <= INT64_MAX:
+            key = check_key(key)
+        g = self.reclaimer.pin()
+        try:
+            found = self._find(key, g, None, None)
+            if found:
+                return self._kill(g, key, (found >> INDEX_SHIFT) & INDEX_MASK, found, None, expected) is not _MISSING
+            return False
+        finally:
+            g.unpin()
+
+    def _kill(self, g, key: int, index: int, ref: int = 0, preds=None, expected=_MISSING):
         """Set node ``index``'s dead bit, mark and unlink it; its value, or _MISSING if it was dead.
 
         With ``preds`` (from a search under an epoch pin) the node is unlinked
@@ -662,6 +683,10 @@ class SkipListMap:
         hp = self._hp
         val = g.protect(_HZ_VAL, val_cell, index) if hp else val_cell.load(index)
         while not val & MARK:
+            if expected is not _MISSING:  # remove_if: only while the value is ``expected``
+                current = self._payload[(val >> INDEX_SHIFT) & INDEX_MASK] if val else self._payload[index]
+                if current is not expected:
+                    return _MISSING
             # SEQ_CST: the dead bit is the linearization point of the removal, and the
             # tower's marks (SEQ_CST fetch_or) must follow it in every thread's view
             witnessed = val_cell.compare_exchange(index, val, val | MARK)

@@ -86,11 +86,16 @@ class FreezeIntArray:
 
     __slots__ = ("_inner",)
 
-    def __init__(self, length, fill=0):
-        self._inner = atomic.load_backend("native").AtomicIntArray(length, fill)
+    def __init__(self, length, fill=0, *, reserve=None):
+        native = atomic.load_backend("native").AtomicIntArray
+        self._inner = native(length, fill) if reserve is None else native(length, fill, reserve=reserve)
 
     def __len__(self) -> int:
         return len(self._inner)
+
+    @property
+    def reserved(self) -> int:
+        return self._inner.reserved
 
     def __repr__(self) -> str:
         return repr(self._inner)
@@ -103,6 +108,7 @@ class FreezeIntArray:
 for _name in _INT_METHODS:
     setattr(FreezeInt, _name, _counted(_name))
     setattr(FreezeIntArray, _name, _counted(_name))
+FreezeIntArray.grow = _counted("grow")  # an atomic fetch-max of the usable length
 
 
 def _fence(order=atomic.SEQ_CST) -> None:
@@ -112,7 +118,10 @@ def _fence(order=atomic.SEQ_CST) -> None:
 
 def load_backend() -> types.SimpleNamespace:
     """The ``freeze`` backend: native atomics, counted per victim thread."""
-    return types.SimpleNamespace(name="freeze", AtomicInt=FreezeInt, AtomicIntArray=FreezeIntArray, fence=_fence)
+    # thread_index touches no shared memory (a C thread-local): not a freeze point
+    thread_index = atomic.load_backend("native").thread_index
+    return types.SimpleNamespace(name="freeze", AtomicInt=FreezeInt, AtomicIntArray=FreezeIntArray, fence=_fence,
+                                 thread_index=thread_index)
 
 
 @dataclass
