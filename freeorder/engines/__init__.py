@@ -3,12 +3,15 @@
 ``ReferenceEngine`` is the sequential oracle; concurrent engines must produce
 the results it would for some real-time-consistent order of their operations.
 ``LockFreeEngine`` is the lock-free one.
+``SeedEngine`` is a demonstration outside that contract: a lock-free book whose steps are
+each atomic but whose commands are not (not linearizable; see ``engines/seed.py``).
 """
 
 from .api import Engine
 from .lockfree import LockFreeEngine
 from .reference import ReferenceEngine
+from .seed import SeedEngine
 
-ENGINES = {"reference": ReferenceEngine, "lockfree": LockFreeEngine}
+ENGINES = {"reference": ReferenceEngine, "lockfree": LockFreeEngine, "seed": SeedEngine}
 
-__all__ = ["ENGINES", "Engine", "LockFreeEngine", "ReferenceEngine"]
+__all__ = ["ENGINES", "Engine", "LockFreeEngine", "ReferenceEngine", "SeedEngine"]
