@@ -72,13 +72,18 @@ read-modify-write or load of one cell -- the anomalies come from atomicity, not 
    the ask side; ``depth``: a weakly consistent walk of each side, one load of ``total``
    and of ``count`` per level.
 
+Invariant of the book between commands, kept when one thread at a time calls it: a
+level's total and count are the open quantity and number of its live orders; every
+live order is queued in exactly one level, its own; no level is empty; the book is not
+crossed. Each is broken by some interleaving below.
+
 Why the whole is not linearizable: a command is a sequence of those steps and other
 commands see and act on its intermediate states. Two aggressors can work the same head
-order at once: one fills it completely (4) and, before it dequeues it (6), the other
-sees a filled head and dequeues it; the first then dequeues the *next* order, which is
-live and now in no queue -- its quantity stays in the level total, no taker can reach
-it, and the second aggressor's order rests at a price that should have traded
-(crossed). A cancel that drives a level total to 0 removes the level (7) while a new
+order at once: one fills it completely (4) and checks it is still the head (6); the
+other finds it filled and checks the same; both dequeue, and the second dequeue takes
+the *next* order, which is live and now in no queue -- its quantity stays in the level
+total, no taker can reach it, and one aggressor finds the queue empty and rests at a
+price that should have traded (a crossed book). A cancel that drives a level total to 0 removes the level (7) while a new
 order is being added to that same level object (3): the new order rests in a level no
 one can see. A remainder is queued before it is in the order map (3): a taker that
 reaches its id in between takes it for cancelled and drops it from the queue. And
@@ -283,11 +288,7 @@ class SeedEngine:
         ``-open``; the level total, count and removal follow as separate steps.
         """
         book = lookup_symbol(self._books, symbol)
-        if type(order_id) is not int:
-            raise InvalidOrderType("order_id", order_id, "expected an int")
-        order = book.orders.get(order_id) if 0 < order_id <= INT64_MAX else None
-        if order is None:
-            raise UnknownOrder("order_id", order_id, f"no such order on {book.symbol}")
+        order = _lookup(book, order_id)
         cell = order.cell
         have = cell.load()
         while have > 0:
@@ -327,11 +328,7 @@ class SeedEngine:
     def order(self, symbol: str, order_id: int) -> OrderInfo:
         """The state of one order (ids not issued, or whose submit has not finished: ``UnknownOrder``)."""
         book = lookup_symbol(self._books, symbol)
-        if type(order_id) is not int:
-            raise InvalidOrderType("order_id", order_id, "expected an int")
-        order = book.orders.get(order_id) if 0 < order_id <= INT64_MAX else None
-        if order is None:
-            raise UnknownOrder("order_id", order_id, f"no such order on {book.symbol}")
+        order = _lookup(book, order_id)
         return order.info(book.symbol)
 
     def orders(self, symbol: str) -> tuple[OrderInfo, ...]:
@@ -356,6 +353,17 @@ class SeedEngine:
             return tuple(out)
 
         return BookSnapshot(book.symbol, 0, book.next_id.load(), side(book.bids), side(book.asks))
+
+
+def _lookup(book: _Book, order_id) -> _Order:
+    """The order ``order_id`` of ``book``, or the error naming it (bad type, never issued,
+    or its submit has not finished)."""
+    if type(order_id) is not int:
+        raise InvalidOrderType("order_id", order_id, "expected an int")
+    order = book.orders.get(order_id) if 0 < order_id <= INT64_MAX else None
+    if order is None:
+        raise UnknownOrder("order_id", order_id, f"no such order on {book.symbol}")
+    return order
 
 
 def _first(pair):
