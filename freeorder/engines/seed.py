@@ -38,8 +38,9 @@ starts, and two concurrent submits may take effect in the other order.
 Single-thread bugs of the design as usually written, fixed here (and nothing else):
 
 - a partial fill keeps the resting order's queue priority: the usual loop pops the
-  head, fills it and pushes a remainder back at the tail; here the head is peeked,
-  filled in place, and dequeued only once it is filled completely;
+  head before filling it, so a partly filled order leaves the front of its queue
+  (dropped from it, or pushed back at the tail); here the head is peeked, filled in
+  place, and dequeued only once it is filled completely;
 - market orders match (the usual version leaves them unimplemented); their unfilled
   rest expires;
 - a cancel of a finished order is answered (``cancelled=False``, ``ORDER_NOT_LIVE``)
