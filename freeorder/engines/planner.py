@@ -58,14 +58,15 @@ class Plan:
     ``retired`` are the stamps the steps replace.
     """
 
-    __slots__ = ("result", "error", "records", "new_orders", "cells", "new_levels", "dropped_levels",
+    __slots__ = ("result", "error", "records", "new_orders", "archived", "cells", "new_levels", "dropped_levels",
                  "clients", "events", "header", "retired")
 
     def __init__(self) -> None:
         self.result = None
         self.error = None
         self.records: dict[int, tuple] = {}
-        self.new_orders: list = []
+        self.new_orders: list = []  # (order id, cell) of new orders that rest: into the live index
+        self.archived: list = []  # (order id, cell) of orders finished (or never resting): into the archive
         self.cells: list = []
         self.new_levels: list = []
         self.dropped_levels: list = []
@@ -97,14 +98,13 @@ class Planner:
         order = self.orders.get(order_id)
         if order is not None:
             return order
-        cell = self.book.orders.get(order_id)
-        return self.records[cell.load()]
+        return self.records[self.book.order_cell(order_id).load()]
 
     def order(self, order_id: int) -> list:
         """A mutable copy of order ``order_id``'s record, kept in the overlay."""
         order = self.orders.get(order_id)
         if order is None:
-            cell = self.book.orders.get(order_id)
+            cell = self.book.order_cell(order_id)
             stamp = cell.load()
             order = self.orders[order_id] = list(self.records[stamp])
             self.order_cells[order_id] = (cell, stamp)
@@ -454,12 +454,18 @@ class Planner:
         order_cells = self.order_cells
         for order_id, order in self.orders.items():
             records[stamp] = tuple(order)
+            status = order[STATUS]
+            live = status is NEW or status is PARTIALLY_FILLED
             known = order_cells.get(order_id)
             if known is None:
-                plan.new_orders.append((order_id, atomic.AtomicInt(stamp)))
+                cell = atomic.AtomicInt(stamp)
+                (plan.new_orders if live else plan.archived).append((order_id, cell))
             else:
-                cells.append((known[0], known[1], stamp))
-                retired.append(known[1])
+                cell, old = known
+                cells.append((cell, old, stamp))
+                retired.append(old)
+                if not live:  # finished now (a finished order is never changed again)
+                    plan.archived.append((order_id, cell))
             stamp += 1
         for (buy, price), (qty, fifo, level, old) in self.levels.items():
             if level is None:

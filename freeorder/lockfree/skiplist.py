@@ -888,24 +888,26 @@ class SkipListMap:
             cp, cc, cn = cc, cn, cp
         return out, False
 
-    def range(self, lo=None, hi=None, reverse: bool = False):
+    def range(self, lo=None, hi=None, reverse: bool = False, *, batch: int = _BATCH):
         """(key, value) for lo <= key < hi (None: unbounded), ascending or descending.
 
-        Weakly consistent (see the class docstring): walks level 0 in batches,
-        pinning the reclaimer only while it collects a batch, never across a yield.
+        Weakly consistent (see the class docstring): walks level 0 in batches
+        (of ``batch`` items ascending: a caller that reads only the first few
+        asks for a small one), pinning the reclaimer only while it collects a
+        batch, never across a yield.
         """
         lo = INT64_MIN if lo is None else check_key(lo, "lo")
         hi = INT64_MAX + 1 if hi is None else check_key(hi, "hi")
         if reverse:
             return self._range_desc(lo, hi)
-        return self._range_asc(lo, hi)
+        return self._range_asc(lo, hi, batch)
 
-    def _range_asc(self, lo: int, hi: int):
+    def _range_asc(self, lo: int, hi: int, size: int = _BATCH):
         pin = self.reclaimer.pin
         while lo < hi:
             g = pin()
             try:
-                batch, more = self._collect(g, lo, hi, _BATCH)
+                batch, more = self._collect(g, lo, hi, size)
             finally:
                 g.unpin()
             yield from batch
