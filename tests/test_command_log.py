@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from freeorder import verify
+from freeorder import atomic, verify
 from freeorder.lockfree import CommandLog, Forgotten
 from freeorder.lockfree import command_log as command_log_module
 from freeorder.lockfree.command_log import Entry, oldest
@@ -162,6 +162,44 @@ def test_threads_appending_while_others_truncate_and_read():
 
 # ---------------------------------------------------------------- model checked
 
+class ModelledLookup(dict):
+    """The log's id -> entry dict, visible to the model checker: each access is an operation
+    on one model cell (a read for lookups, a write for insertions and deletions), so schedules
+    that reorder a lookup and a deletion are explored rather than pruned as independent."""
+
+    def __init__(self, entries):
+        super().__init__(entries)
+        self.cell = atomic.AtomicInt(0)
+
+    def get(self, key, default=None):
+        self.cell.load()
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.cell.load()
+        return super().__getitem__(key)
+
+    def __setitem__(self, key, value):
+        self.cell.fetch_add(1)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self.cell.fetch_add(1)
+        super().__delitem__(key)
+
+
+class ModelledLog(CommandLog):
+    """CommandLog with its lookup made visible to the model checker (see ModelledLookup)."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        super().__init__()
+        self._entries = ModelledLookup(self._entries)
+        self.lookup = self._entries.get
+        self.append, self.successor, self.last = command_log_module._ops(self)
+
+
 def two_appenders_and_a_reader(make_log):
     def body():
         log = make_log()
@@ -187,14 +225,14 @@ def two_appenders_and_a_reader(make_log):
 
 
 def test_model_two_appenders_and_a_reader():
-    report = verify.model(two_appenders_and_a_reader(CommandLog), max_preemptions=2)
+    report = verify.model(two_appenders_and_a_reader(ModelledLog), max_preemptions=2)
     assert report.complete and report.executions > 1
 
 
 def appender_and_truncator_body():
     """An append racing a cut at the last entry (the tail must be moved past the cut
     before it is dropped, or the append never finds a tail)."""
-    log = CommandLog()
+    log = ModelledLog()
     a = log.append("a")
     appender = verify.spawn(log.append, "b")
     cutter = verify.spawn(log.forget_before, a)
@@ -210,7 +248,7 @@ def test_model_append_racing_a_cut():
 
 def two_cuts_and_an_append_body():
     """Two overlapping cuts claim disjoint ranges: every old entry is dropped exactly once."""
-    log = CommandLog()
+    log = ModelledLog()
     a, b = log.append("a"), log.append("b")
     cuts = [verify.spawn(log.forget_before, e) for e in (a, b)]
     appender = verify.spawn(log.append, "c")
@@ -224,7 +262,41 @@ def test_model_two_cuts_and_an_append():
     assert report.complete and report.executions > 1
 
 
-class PlainStoreLog(CommandLog):
+def reader_racing_a_cut_body():
+    """A reader holding an old entry while a cut drops it and an append goes on: its
+    successor is the right entry or ``Forgotten``, never a wrong one; ``last`` after the
+    append is the appended entry."""
+    log = ModelledLog()
+    a, b, c = log.append("a"), log.append("b"), log.append("c")
+
+    def read():
+        try:
+            return log.successor(a).payload
+        except Forgotten:
+            return "forgotten"
+
+    reader = verify.spawn(read)
+    cutter = verify.spawn(log.forget_before, c)
+    appender = verify.spawn(lambda: (log.append("d"), log.last().payload))
+    assert reader.join() in ("b", "forgotten")
+    assert cutter.join() == 3
+    d, last = appender.join()
+    assert last == "d"
+    assert log.first is c and log.to_list() == ["d"] and d.pos == 4
+
+
+def test_model_a_reader_racing_a_cut():
+    report = verify.model(reader_racing_a_cut_body, max_preemptions=2)
+    assert report.complete and report.executions > 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("body", [two_appenders_and_a_reader(ModelledLog), appender_and_truncator_body])
+def test_model_bound_three(body):
+    assert verify.model(body, max_preemptions=3).complete
+
+
+class PlainStoreLog(ModelledLog):
     """Broken on purpose: links with a load-then-store of ``next`` instead of a compare-exchange."""
 
     __slots__ = ()

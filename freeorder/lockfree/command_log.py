@@ -34,7 +34,9 @@ Operations and linearization points:
 - ``first`` (property): the load of the ``first`` cell.
 - ``forget_before(entry) -> int``: the compare-exchange that moves ``first``
   to ``entry``; the claimer then drops the claimed entries from the lookup.
-  Concurrent calls are safe: each claims a disjoint range.
+  Concurrent calls are safe: each claims a disjoint range, and drops only
+  that range (never looking up its own end entry, which the next cut may
+  already be dropping).
 - ``len(log)``: entries held after ``first`` (``last().pos - first.pos``);
   ``last().pos`` counts every entry ever linked.
 
@@ -181,13 +183,16 @@ class CommandLog:
                 return 0
             if first_cas(first_id, entry.id) == first_id:
                 break
-        dropped = 0                  # 3. drop the claimed range: nobody else deletes these ids
-        while old is not entry:
+        # 3. drop the claimed range [old, entry): nobody else deletes these ids. ``entry`` itself
+        # is never looked up: a later cut may claim (and drop) it as soon as ``first`` names it.
+        dropped, stop = 0, entry.id
+        while True:
             after = old.next.load()
             del entries[old.id]
             dropped += 1
+            if after == stop:
+                return dropped
             old = entries[after]
-        return dropped
 
     def held(self) -> int:
         """Entries in the lookup (``first`` and those after it, plus any being appended)."""
