@@ -81,16 +81,23 @@ class _Command:
 
     ``chosen`` holds the ``header`` stamp of the installed plan (0: none yet);
     ``plans`` maps each proposed plan's stamp to it (written before the
-    compare-exchange that may choose it, so the chosen one is always found).
+    compare-exchange that may choose it, so the chosen one is always found),
+    until the command completes: then the completer drops them (``None``),
+    which also breaks the cycle entry -> command -> plan -> header record ->
+    entry, so a finished command is freed by reference counting alone, GC or
+    not. ``result``/``error`` are the chosen plan's, copied by every helper
+    before its completing compare-exchange (the same values each time).
     """
 
-    __slots__ = ("method", "args", "chosen", "plans")
+    __slots__ = ("method", "args", "chosen", "plans", "result", "error")
 
     def __init__(self, method: str, args: tuple) -> None:
         self.method = method
         self.args = args
         self.chosen = atomic.AtomicInt(0)
-        self.plans: dict = {}
+        self.plans: dict | None = {}
+        self.result = None
+        self.error = None
 
 
 def _check_enum(name: str, value: object, enum_type: type) -> None:
@@ -141,10 +148,9 @@ class LockFreeEngine:
         finally:
             guard.unpin()
         command = entry.payload
-        plan = command.plans[command.chosen.load()]
-        if plan.error is not None:
-            raise plan.error
-        return plan.result
+        if command.error is not None:
+            raise command.error
+        return command.result
 
     def _complete_through(self, book: SharedBook, target) -> None:
         """Complete every command of ``book`` up to and including log entry ``target``."""
@@ -167,6 +173,9 @@ class LockFreeEngine:
         """Complete command ``entry``, the one after header ``head`` (see the module docstring)."""
         command = entry.payload
         step = self.on_step
+        plans = command.plans
+        if plans is None:
+            return  # completed (and cleaned up) since the header load
         token = command.chosen.load()
         if not token:
             try:
@@ -175,18 +184,20 @@ class LockFreeEngine:
                 if command.chosen.load() or book.header.load() != head_stamp:
                     return  # read a state another thread was already changing: its plan stands
                 raise
-            command.plans[plan.header] = plan
+            plans[plan.header] = plan
             if step is not None:
                 step("planned", entry)
             token = command.chosen.compare_exchange(0, plan.header) or plan.header
-        plan = command.plans[token]
+        plan = plans[token]
         book.applying.compare_exchange(entry.pos - 1, entry.pos)
         if step is not None:
             step("announced", entry)
         book.apply(plan)
         if step is not None:
             step("applied", entry)
+        command.result, command.error = plan.result, plan.error
         if book.header.compare_exchange(head_stamp, plan.header) == head_stamp:
+            command.plans = None
             book.retire(plan.retired + [head_stamp])
             if entry.pos % TRUNCATE_EVERY == 0:
                 book.log.forget_before(entry)

@@ -66,7 +66,7 @@ class Plan:
         self.error = None
         self.records: dict[int, tuple] = {}
         self.new_orders: list = []  # (order id, cell) of new orders that rest: into the live index
-        self.archived: list = []  # (order id, cell) of orders finished (or never resting): into the archive
+        self.archived: list = []  # (order id, final record) of orders finished (or never resting)
         self.cells: list = []
         self.new_levels: list = []
         self.dropped_levels: list = []
@@ -98,13 +98,13 @@ class Planner:
         order = self.orders.get(order_id)
         if order is not None:
             return order
-        return self.records[self.book.order_cell(order_id).load()]
+        return self.book.order_record(order_id)
 
     def order(self, order_id: int) -> list:
         """A mutable copy of order ``order_id``'s record, kept in the overlay."""
         order = self.orders.get(order_id)
         if order is None:
-            cell = self.book.order_cell(order_id)
+            cell = self.book.orders.get(order_id)  # only live orders change
             stamp = cell.load()
             order = self.orders[order_id] = list(self.records[stamp])
             self.order_cells[order_id] = (cell, stamp)
@@ -453,19 +453,18 @@ class Planner:
         retired = plan.retired
         order_cells = self.order_cells
         for order_id, order in self.orders.items():
-            records[stamp] = tuple(order)
             status = order[STATUS]
-            live = status is NEW or status is PARTIALLY_FILLED
             known = order_cells.get(order_id)
+            if known is not None:
+                retired.append(known[1])
+            if status is not NEW and status is not PARTIALLY_FILLED:  # finished: never changes again
+                plan.archived.append((order_id, tuple(order)))
+                continue
+            records[stamp] = tuple(order)
             if known is None:
-                cell = atomic.AtomicInt(stamp)
-                (plan.new_orders if live else plan.archived).append((order_id, cell))
+                plan.new_orders.append((order_id, atomic.AtomicInt(stamp)))
             else:
-                cell, old = known
-                cells.append((cell, old, stamp))
-                retired.append(old)
-                if not live:  # finished now (a finished order is never changed again)
-                    plan.archived.append((order_id, cell))
+                cells.append((known[0], known[1], stamp))
             stamp += 1
         for (buy, price), (qty, fifo, level, old) in self.levels.items():
             if level is None:

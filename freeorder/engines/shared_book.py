@@ -11,10 +11,11 @@ sharing):
 - **orders**: an :class:`~freeorder.lockfree.order_index.OrderIndex` from the
   id of each *live* (resting) order to the order's cell, which names the
   order's record (a 15-field tuple in :class:`~freeorder.book.orders.Order`'s
-  layout); a finished order's cell moves to ``archive`` (a dict by id: set
-  before the index entry is removed, so a lookup of the index, then the
-  archive, always finds it), which keeps every order ever issued for
-  ``orders()`` while the index stays as small as the book;
+  layout); a finished order never changes again, so its final record goes to
+  ``archive`` (a dict by id: written before the index entry is removed, so
+  a lookup of the index, then the archive, always finds the order), which
+  keeps every order ever issued for ``orders()`` while the index stays as
+  small as the book;
 - **client ids**: ``(owner, client_id)`` to a cell holding the id of the last
   order that rested with it (a live duplicate is one whose order is live);
 - **header**: a cell naming ``(pos, seq, last_order_id, entry, best_bid,
@@ -92,7 +93,7 @@ class SharedBook:
         self.bids = SkipListMap(reclaimer=reclaimer, arena_name=f"{self.symbol} bids", initial_capacity=256)
         self.asks = SkipListMap(reclaimer=reclaimer, arena_name=f"{self.symbol} asks", initial_capacity=256)
         self.orders = OrderIndex(reclaimer=reclaimer, arena_name=f"{self.symbol} orders")
-        self.archive: dict[int, atomic.AtomicInt] = {}
+        self.archive: dict[int, tuple] = {}
         self.clients: dict[tuple[str, str], atomic.AtomicInt] = {}
         self.records: dict[int, tuple] = {}
         self.events: dict[int, object] | None = {} if record_events else None
@@ -118,15 +119,13 @@ class SharedBook:
         except KeyError:
             raise StateMoved from None
 
-    def order_cell(self, order_id: int):
-        """The cell of order ``order_id``: the live index first, then the archive (None: never issued)."""
-        cell = self.orders.get(order_id)
-        return self.archive.get(order_id) if cell is None else cell
-
     def order_record(self, order_id: int) -> tuple | None:
-        """The record of order ``order_id`` (None: never issued)."""
-        cell = self.order_cell(order_id)
-        return None if cell is None else self.record(cell)
+        """The record of order ``order_id``: live ones through the index, finished ones from the
+        archive (None: never issued)."""
+        cell = self.orders.get(order_id)
+        if cell is None:
+            return self.archive.get(order_id)
+        return self.record(cell)
 
     def level_record(self, level: SharedLevel) -> tuple | None:
         """``(qty, fifo)`` of ``level``, or None if it is dead."""
@@ -162,12 +161,12 @@ class SharedBook:
         for order_id, cell in plan.new_orders:
             orders_insert(order_id, cell)  # False when a helper got there first
         archive = self.archive
-        for order_id, cell in plan.archived:
-            archive[order_id] = cell  # the same cell every time
+        for order_id, record in plan.archived:
+            archive[order_id] = record  # the same final record every time
         for cell, old, new in plan.cells:
             cell.compare_exchange(old, new)  # fails iff already done (stamps are never reused)
         orders_pop = self.orders.pop
-        for order_id, _cell in plan.archived:
+        for order_id, _record in plan.archived:
             orders_pop(order_id, None)  # after the archive has it; ids are never reused
         for buy, price, level in plan.new_levels:
             side = self.bids if buy else self.asks
