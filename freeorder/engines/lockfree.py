@@ -36,8 +36,8 @@ A thread stalled between any two of these steps holds nothing others need:
 the next thread to arrive performs the rest itself.
 
 **Read** (best, depth, snapshot, order, orders, events): seqlock style, load
-``applying`` and the header; if they disagree a command is half-applied, so
-help it complete first; read the state; load them again: unchanged means the
+``applying`` and the header; if they disagree a command is half-applied: wait
+``READER_PATIENCE`` header loads for it, then help it complete; read the state; load them again: unchanged means the
 read saw exactly the state after the header's command, its **linearization
 point** being the first header load. Readers never block writers and write
 nothing unless they find a command to help.
@@ -74,6 +74,10 @@ _IOC = TimeInForce.IOC
 _STP_NONE = SelfTradePrevention.NONE
 _INT64_MAX = 9223372036854775807
 TRUNCATE_EVERY = 1024  # the log forgets completed commands in batches of this many
+# header loads a reader makes, when it finds a command half-applied, before it helps finish it:
+# a running writer completes its command meanwhile, and the reader does not compete with it for
+# the same cells (helping a writer that is not stalled costs both); a stalled one is helped
+READER_PATIENCE = 200
 
 
 class _Command:
@@ -213,12 +217,18 @@ class LockFreeEngine:
                 if head is None:
                     continue
                 if applying.load() != head[0]:
-                    try:
-                        entry = book.log.successor(head[3])
-                    except Forgotten:
-                        continue
-                    if entry is not None:
-                        self._complete(book, entry, stamp, head)
+                    # a command is half-applied: give its writer a moment (a bounded number of
+                    # loads, so still lock-free), then finish it ourselves
+                    for _ in range(READER_PATIENCE):
+                        if header.load() != stamp:
+                            break
+                    else:
+                        try:
+                            entry = book.log.successor(head[3])
+                        except Forgotten:
+                            continue
+                        if entry is not None:
+                            self._complete(book, entry, stamp, head)
                     continue
                 try:
                     value = read(book, head)
@@ -237,17 +247,24 @@ class LockFreeEngine:
         instrument = book.instrument
         if side is not Side.BUY and side is not Side.SELL:
             _check_enum("side", side, Side)
+        int_units = book.int_units
         if order_type is _LIMIT:
-            if price is None:
+            if type(price) is int and 0 < price <= _INT64_MAX and int_units:
+                px = price  # already in units and on the grid (as the reference's fast path)
+            elif price is None:
                 raise InvalidOrder("price", None, "a limit order needs a price")
-            px = instrument.parse_price(price)
+            else:
+                px = instrument.parse_price(price)
         elif order_type is _MARKET:
             if price is not None:
                 raise InvalidOrder("price", price, "a market order takes no price")
             px = None
         else:
             _check_enum("order_type", order_type, OrderType)
-        qty = instrument.parse_quantity(quantity)
+        if type(quantity) is int and 0 < quantity <= _INT64_MAX and int_units:
+            qty = quantity
+        else:
+            qty = instrument.parse_quantity(quantity)
         if time_in_force is None:
             tif = _GTC if px is not None else _IOC
         else:

@@ -88,6 +88,9 @@ class SharedBook:
     def __init__(self, instrument: Instrument, log, record_events: bool) -> None:
         self.instrument = instrument
         self.symbol = instrument.symbol
+        # an int price/quantity is already in units and on the grid (parse only checks its range)
+        self.int_units = (instrument.price_scale == 0 and instrument.tick_units == 1
+                          and instrument.qty_scale == 0 and instrument.lot_units == 1)
         self.log = log
         self.reclaimer = reclaimer = EpochCollector()
         self.bids = SkipListMap(reclaimer=reclaimer, arena_name=f"{self.symbol} bids", initial_capacity=256)
