@@ -148,7 +148,7 @@ class LockFreeEngine:
             self.on_step("linked", entry)
         guard = book.reclaimer.pin()
         try:
-            self._complete_through(book, entry)
+            self._complete_through(book, entry, guard)
         finally:
             guard.unpin()
         command = entry.payload
@@ -156,7 +156,7 @@ class LockFreeEngine:
             raise command.error
         return command.result
 
-    def _complete_through(self, book: SharedBook, target) -> None:
+    def _complete_through(self, book: SharedBook, target, guard) -> None:
         """Complete every command of ``book`` up to and including log entry ``target``."""
         records, header = book.records, book.header
         successor = book.log.successor
@@ -171,9 +171,9 @@ class LockFreeEngine:
                 entry = successor(head[3])
             except Forgotten:
                 continue  # the header moved on and the log was cut: reload
-            self._complete(book, entry, stamp, head)
+            self._complete(book, entry, stamp, head, guard)
 
-    def _complete(self, book: SharedBook, entry, head_stamp: int, head: tuple) -> None:
+    def _complete(self, book: SharedBook, entry, head_stamp: int, head: tuple, guard) -> None:
         """Complete command ``entry``, the one after header ``head`` (see the module docstring)."""
         command = entry.payload
         step = self.on_step
@@ -202,7 +202,8 @@ class LockFreeEngine:
         command.result, command.error = plan.result, plan.error
         if book.header.compare_exchange(head_stamp, plan.header) == head_stamp:
             command.plans = None
-            book.retire(plan.retired + [head_stamp])
+            plan.retired.append(head_stamp)
+            book.retire(guard, plan.retired)
             if entry.pos % TRUNCATE_EVERY == 0:
                 book.log.forget_before(entry)
 
@@ -228,7 +229,7 @@ class LockFreeEngine:
                         except Forgotten:
                             continue
                         if entry is not None:
-                            self._complete(book, entry, stamp, head)
+                            self._complete(book, entry, stamp, head, guard)
                     continue
                 try:
                     value = read(book, head)
@@ -396,9 +397,9 @@ def _snapshot(book: SharedBook, head: tuple) -> BookSnapshot:
         levels = []
         for price, _level, (qty, fifo) in book.live_levels(buy):
             orders = []
-            for order_id in fifo:
-                record = book.order_record(order_id)
-                orders.append(RestingOrder(order_id, record[7], record[1], record[4]))
+            for cell in fifo:
+                record = book.record(cell)
+                orders.append(RestingOrder(record[0], record[7], record[1], record[4]))
             levels.append(LevelOrders(price, qty, len(fifo), tuple(orders)))
         sides.append(tuple(levels))
     return BookSnapshot(book.symbol, head[1], head[2], sides[0], sides[1])

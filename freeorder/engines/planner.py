@@ -3,7 +3,8 @@
 A :class:`Planner` runs one command's matching against the shared book as it
 stands after the previous command (read-only), keeping every change in a
 private overlay: order records copied into lists, levels into ``[qty, fifo,
-level, stamp]``. :meth:`Planner.plan` turns the overlay into a :class:`Plan`:
+level, stamp]`` (a level's FIFO holds its orders' *cells*, so matching reaches
+each maker's record without an index lookup). :meth:`Planner.plan` turns the overlay into a :class:`Plan`:
 fresh records under fresh stamps and the compare-exchanges that publish them
 (see :mod:`freeorder.engines.shared_book` for why each step is idempotent),
 the command's result and its events. The matching rules, events and results
@@ -86,7 +87,8 @@ class Planner:
         self.entry = entry
         _pos, self.seq, self.last_id, _entry, self.best_bid, self.best_ask = head
         self.orders: dict[int, list] = {}  # order id -> mutable copy of its record
-        self.order_cells: dict[int, tuple] = {}  # order id -> (cell, stamp read) for existing orders
+        # order id -> [cell, stamp read (0: a new order, its cell made here)]
+        self.order_cells: dict[int, list] = {}
         self.levels: dict[tuple[bool, int], list] = {}  # (buy, price) -> [qty, fifo, level|None, stamp]
         self.clients: dict[tuple[str, str], tuple] = {}  # key -> (cell, old id, new id)
         self.events: list = []
@@ -101,14 +103,29 @@ class Planner:
         return self.book.order_record(order_id)
 
     def order(self, order_id: int) -> list:
-        """A mutable copy of order ``order_id``'s record, kept in the overlay."""
+        """A mutable copy of live order ``order_id``'s record, kept in the overlay."""
         order = self.orders.get(order_id)
         if order is None:
-            cell = self.book.orders.get(order_id)  # only live orders change
-            stamp = cell.load()
-            order = self.orders[order_id] = list(self.records[stamp])
-            self.order_cells[order_id] = (cell, stamp)
+            return self.order_of(self.book.orders.get(order_id))  # only live orders change
         return order
+
+    def order_of(self, cell) -> list:
+        """A mutable copy of the record of the live order whose cell is ``cell``, kept in the overlay."""
+        stamp = cell.load()
+        record = self.records[stamp]
+        order = self.orders.get(record[0])
+        if order is None:
+            order = self.orders[record[0]] = list(record)
+            self.order_cells[record[0]] = [cell, stamp]
+        return order
+
+    def peek_cell(self, cell) -> list | tuple:
+        """The record of the order whose cell is ``cell``, as this plan sees it (do not mutate)."""
+        record = self.records[cell.load()]
+        return self.orders.get(record[0], record)
+
+    def cell(self, order: list):
+        return self.order_cells[order[ORDER_ID]][0]
 
     def level(self, buy: bool, price: int) -> list | None:
         """The overlay entry ``[qty, fifo, level, stamp]`` of the live level at ``price`` (None: none)."""
@@ -206,7 +223,7 @@ class Planner:
         self.events.append(_tnew(Cancelled, (self.symbol, self.next_seq(), order[ORDER_ID], qty, reason)))
 
     def remove_from_level(self, order: list, buy: bool, entry: list) -> None:
-        entry[1].remove(order[ORDER_ID])
+        entry[1].remove(self.cell(order))
         entry[0] -= order[REMAINING]
 
     def book_update(self, side: Side, price: int, entry: list) -> None:
@@ -223,8 +240,8 @@ class Planner:
         for price, _level, (_qty, fifo) in self.book.live_levels(not buy):
             if limit is not None and (price > limit if buy else price < limit):
                 return False
-            for maker_id in fifo:
-                maker = self.peek(maker_id)
+            for maker_cell in fifo:
+                maker = self.peek_cell(maker_cell)
                 if stp is not STP_NONE and maker[OWNER] == owner:
                     if stp is CANCEL_OLDEST:
                         continue
@@ -251,7 +268,7 @@ class Planner:
         price = order[PRICE]
         buy = order[SIDE] is BUY
         entry = self.open_level(buy, price)
-        entry[1].append(order[ORDER_ID])
+        entry[1].append(self.cell(order))
         entry[0] += order[REMAINING]
         order[STATUS] = PARTIALLY_FILLED if order[FILLED_QTY] else NEW
         if order[CLIENT_ID] is not None:
@@ -278,7 +295,7 @@ class Planner:
             fifo = entry[1]
             changed = False
             while fifo:
-                maker = self.order(fifo[0])
+                maker = self.order_of(fifo[0])
                 if stp is not STP_NONE and maker[OWNER] == owner:
                     if stp is not CANCEL_NEWEST:  # CANCEL_OLDEST or CANCEL_BOTH: the maker goes
                         del fifo[0]
@@ -324,6 +341,7 @@ class Planner:
         seq = self.next_seq()
         order = [order_id, qty, 0, NEW, seq, px, side, owner, client_id, stp, qty, 0, order_type, tif, post_only]
         self.orders[order_id] = order
+        self.order_cells[order_id] = [atomic.AtomicInt(0), 0]  # its stamp is stored by plan()
         if post_only or tif is FOK:
             reject = None
             if post_only:
@@ -386,8 +404,9 @@ class Planner:
             seq = self.next_seq()
             events.append(Modified(self.symbol, seq, order_id, new_px, new_qty, keep))
             if not keep:  # to the back of the queue
-                entry[1].remove(order_id)
-                entry[1].append(order_id)
+                cell = self.cell(order)
+                entry[1].remove(cell)
+                entry[1].append(cell)
                 order[PRIORITY] = seq
             entry[0] += new_qty - old_qty
             order[QUANTITY] += new_qty - old_qty
@@ -420,12 +439,13 @@ class Planner:
             emptied = []
             for price, _level, _rec in list(self.book.live_levels(buy)):
                 entry = self.level(buy, price)
-                victims = [oid for oid in entry[1] if owner is None or self.peek(oid)[OWNER] == owner]
+                victims = [c for c in entry[1] if owner is None or self.peek_cell(c)[OWNER] == owner]
                 if not victims:
                     continue
-                for oid in victims:
-                    order = self.order(oid)
-                    entry[1].remove(oid)
+                for cell in victims:
+                    order = self.order_of(cell)
+                    oid = order[ORDER_ID]
+                    entry[1].remove(cell)
                     entry[0] -= order[REMAINING]
                     total += order[REMAINING]
                     ids.append(oid)
@@ -454,17 +474,18 @@ class Planner:
         order_cells = self.order_cells
         for order_id, order in self.orders.items():
             status = order[STATUS]
-            known = order_cells.get(order_id)
-            if known is not None:
-                retired.append(known[1])
+            cell, old = order_cells[order_id]
+            if old:
+                retired.append(old)
             if status is not NEW and status is not PARTIALLY_FILLED:  # finished: never changes again
                 plan.archived.append((order_id, tuple(order)))
                 continue
             records[stamp] = tuple(order)
-            if known is None:
-                plan.new_orders.append((order_id, atomic.AtomicInt(stamp)))
-            else:
-                cells.append((known[0], known[1], stamp))
+            if old:
+                cells.append((cell, old, stamp))
+            else:  # a new order's cell: still private to this plan, so a plain store
+                cell.store(stamp)
+                plan.new_orders.append((order_id, cell))
             stamp += 1
         for (buy, price), (qty, fifo, level, old) in self.levels.items():
             if level is None:

@@ -7,7 +7,7 @@ sharing):
   from a price key (``-price`` for bids, ``price`` for asks, so the best level
   is the first) to a :class:`SharedLevel`; the level's cell names its record
   ``(qty, fifo)``: the atomic total of its open quantity and the FIFO of its
-  resting order ids in time order (its count is ``len(fifo)``);
+  resting orders' cells (see *orders*) in time order (its count is ``len(fifo)``);
 - **orders**: an :class:`~freeorder.lockfree.order_index.OrderIndex` from the
   id of each *live* (resting) order to the order's cell, which names the
   order's record (a 15-field tuple in :class:`~freeorder.book.orders.Order`'s
@@ -97,6 +97,7 @@ class SharedBook:
         self.asks = SkipListMap(reclaimer=reclaimer, arena_name=f"{self.symbol} asks", initial_capacity=256)
         self.orders = OrderIndex(reclaimer=reclaimer, arena_name=f"{self.symbol} orders")
         self.archive: dict[int, tuple] = {}
+        self.level_cache: dict[tuple[bool, int], SharedLevel] = {}  # see level_at
         self.clients: dict[tuple[str, str], atomic.AtomicInt] = {}
         self.records: dict[int, tuple] = {}
         self.events: dict[int, object] | None = {} if record_events else None
@@ -151,8 +152,21 @@ class SharedBook:
                 yield level.price, level, rec
 
     def level_at(self, buy: bool, price: int) -> SharedLevel | None:
-        """The level object stored at ``price`` (live or dead), or None."""
-        return (self.bids if buy else self.asks).get(-price if buy else price)
+        """The level at ``price``: the live one if there is one, else a dead one still in the map, or None.
+
+        ``level_cache`` (a dict by ``(buy, price)``) answers first: at most one level per price is
+        live at a time, and a live level is in its side's map, so a cached level that is live is
+        the answer; a missing or dead entry (stale: written late) is looked up in the map, and a
+        live level found there is cached. The map stays the source of order (best prices, depth).
+        """
+        key = (buy, price)
+        level = self.level_cache.get(key)
+        if level is not None and level.cell.load() != DEAD:
+            return level
+        level = (self.bids if buy else self.asks).get(-price if buy else price)
+        if level is not None and level.cell.load() != DEAD:
+            self.level_cache[key] = level
+        return level
 
     # ------------------------------------------------------------------ applying a plan
 
@@ -179,6 +193,7 @@ class SharedBook:
                 if present is level or present.cell.load() != DEAD:
                     break  # ours is in; or a live later level: ours was in, died and left
                 side.remove_if(key, present)  # a dead level not yet removed (or put back late)
+            self.level_cache[(buy, price)] = present  # a late (dead) one is corrected by level_at
         for buy, price, level in plan.dropped_levels:
             (self.bids if buy else self.asks).remove_if(-price if buy else price, level)
         for cell, old, new in plan.clients:
@@ -188,17 +203,15 @@ class SharedBook:
             for event in plan.events:
                 events[event.seq] = event
 
-    def retire(self, stamps) -> None:
-        """Free the records of replaced ``stamps`` after an epoch grace period."""
-        if not stamps:
-            return
+    def retire(self, guard, stamps: list[int]) -> None:
+        """Free the records of replaced ``stamps`` once no thread pinned now is still pinned
+        (``guard``: the caller's, pinned; one deferred call for the whole list)."""
+        guard.defer(self._forget, stamps)
+
+    def _forget(self, stamps: list[int]) -> None:
         pop = self.records.pop
-        guard = self.reclaimer.pin()
-        try:
-            for stamp in stamps:
-                guard.retire(pop, stamp, stamp)
-        finally:
-            guard.unpin()
+        for stamp in stamps:
+            pop(stamp, None)
 
     def client_cell(self, key: tuple[str, str]) -> atomic.AtomicInt:
         """The client-id cell of ``(owner, client_id)`` (made on first use; setdefault is atomic)."""
