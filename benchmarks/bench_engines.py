@@ -1,13 +1,14 @@
-"""pyperf: orders per second of the reference and lock-free engines on a seeded random flow.
+"""pyperf: orders per second of the reference, lock-free and replicated engines on a seeded random flow.
 
 The flow (``freeorder.engines.workload.OrderFlow``): limit orders around a
 moving mid, cancels and modifies of recent orders, market and IOC orders.
 Command lists are generated once per seed (ids recorded against a reference
 run) and replayed, so every engine does the same work.
 
-Cases: reference and lock-free on 1 thread over 2 symbols; lock-free on 2
-threads, each thread on its own symbol ("partitioned") and both threads on
-both symbols ("shared"). The value is time per command summed over threads
+Cases: reference, lock-free and replicated (the universal construction:
+one replica of the book per thread) on 1 thread over 2 symbols; lock-free
+and replicated on 2 threads, each thread on its own symbol ("partitioned")
+and both threads on both symbols ("shared"). The value is time per command summed over threads
 (throughput is its inverse). GC policy: the cyclic GC is disabled inside each
 timed loop and run between loops (3.13t's GC walks every live object).
 
@@ -27,6 +28,7 @@ from bench_atomics import run_threads
 from freeorder.book import Instrument
 from freeorder.engines import ReferenceEngine
 from freeorder.engines.lockfree import LockFreeEngine
+from freeorder.engines.replicated import ReplicatedEngine
 from freeorder.engines.workload import OrderFlow
 
 SYMBOLS = ("AAA", "BBB")
@@ -81,11 +83,11 @@ def one_thread(engine_class):
     return time_func
 
 
-def two_threads(partitioned: bool):
+def two_threads(partitioned: bool, engine_class=LockFreeEngine):
     streams = [stream((SYMBOLS[i],), 10 + i) if partitioned else stream(SYMBOLS, 10 + i) for i in range(2)]
 
     def time_func(loops):
-        engine = LockFreeEngine(instruments(), record_events=False)
+        engine = engine_class(instruments(), record_events=False)
         n = min(loops, STREAM)
         return timed(lambda: run_threads_indexed(engine, streams, n))
 
@@ -116,6 +118,9 @@ def main():
     runner.bench_time_func("lockfree threads=1", one_thread(LockFreeEngine))
     runner.bench_time_func("lockfree threads=2 partitioned", two_threads(True), inner_loops=2)
     runner.bench_time_func("lockfree threads=2 shared", two_threads(False), inner_loops=2)
+    runner.bench_time_func("replicated threads=1", one_thread(ReplicatedEngine))
+    runner.bench_time_func("replicated threads=2 partitioned", two_threads(True, ReplicatedEngine), inner_loops=2)
+    runner.bench_time_func("replicated threads=2 shared", two_threads(False, ReplicatedEngine), inner_loops=2)
 
 
 if __name__ == "__main__":

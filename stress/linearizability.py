@@ -9,10 +9,12 @@ the number of operations that overlap.
 
 from __future__ import annotations
 
+import functools
 import random
 
 from freeorder.book import Instrument
 from freeorder.engines.lockfree import LockFreeEngine
+from freeorder.engines.replicated import ReplicatedEngine
 from freeorder.engines.workload import OrderFlow
 from freeorder.lockfree import MSQueue, OrderIndex, SeqLock, SkipListMap, TreiberStack
 from freeorder.reclaim import make_reclaimer
@@ -92,9 +94,9 @@ def _order_index(reclaimer):
     return op, OrderIndexModel()
 
 
-def _engine(reclaimer):
+def _engine(reclaimer, engine_class=LockFreeEngine):
     instruments = [Instrument(s, tick_size=1) for s in ENGINE_SYMBOLS]
-    engine = LockFreeEngine(instruments)
+    engine = engine_class(instruments)
     flows: dict = {}
 
     def op(h, thread, rng, k):
@@ -138,6 +140,8 @@ STRUCTURES = {
     "skiplist": _skiplist,
     "order-index": _order_index,
     "engine": _engine,
+    # small checkpoint interval, so recorded histories cross checkpoints and restores
+    "engine-replicated": lambda reclaimer: _engine(reclaimer, functools.partial(ReplicatedEngine, checkpoint_every=8)),
 }
 
 

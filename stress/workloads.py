@@ -256,17 +256,19 @@ class OrderIndexWorkload(_KeyedWorkload):
 
 
 class EngineWorkload:
-    """Each thread sends its own seeded order flow to a LockFreeEngine over two symbols;
+    """Each thread sends its own seeded order flow to an engine (``ENGINE`` in
+    ``freeorder.engines.ENGINES``: the LockFreeEngine here) over two symbols;
     at the end every symbol's book and order states pass the invariant checker."""
 
     SYMBOLS = ("AAA", "BBB")
+    ENGINE = "lockfree"
 
     def __init__(self, threads: int, reclaimer: str, sanitize: bool):
         from freeorder.book import Instrument
-        from freeorder.engines import LockFreeEngine
+        from freeorder.engines import ENGINES
 
         self.reclaimer = None
-        self.structure = LockFreeEngine([Instrument(s, tick_size=1) for s in self.SYMBOLS])
+        self.structure = ENGINES[self.ENGINE]([Instrument(s, tick_size=1) for s in self.SYMBOLS])
         self.flows: dict[int, object] = {}
         self.refused = [0] * threads
 
@@ -296,8 +298,18 @@ class EngineWorkload:
         return {f"log {s}": self.structure.log_length(s) for s in self.SYMBOLS} | {"refused": sum(self.refused)}
 
 
+class ReplicatedEngineWorkload(EngineWorkload):
+    """The engine workload on the ReplicatedEngine (a replica per thread, checkpointed log)."""
+
+    ENGINE = "replicated"
+
+    def stats(self) -> dict[str, object]:
+        return {f"commands {s}": self.structure.commands(s) for s in self.SYMBOLS} | super().stats()
+
+
 WORKLOADS = {
     "engine": EngineWorkload,
+    "engine-replicated": ReplicatedEngineWorkload,
     "stack": StackWorkload,
     "queue": QueueWorkload,
     "seqlock": SeqLockWorkload,

@@ -48,7 +48,7 @@ def test_a_structure_that_loses_items_fails_the_run(monkeypatch, capsys):
     assert "invariants: FAILED" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("structure", ["queue", "skiplist", "engine"])
+@pytest.mark.parametrize("structure", ["queue", "skiplist", "engine", "engine-replicated"])
 def test_stress_checks_linearizability(structure, capsys):
     assert main([structure, "--threads", "3", "--ops", "30", "--seed", "2", "--check-linearizability"]) == 0
     assert "linearizability: OK" in capsys.readouterr().out
