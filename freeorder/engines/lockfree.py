@@ -15,7 +15,8 @@ an ``OrderIndex`` -- one epoch reclaimer for all of them, and a
 
 **Update** (submit, cancel, modify, mass cancel): append the command to the
 log -- the compare-exchange that links it is its **linearization point** --
-then complete every command up to and including it, oldest first. Completing
+then complete every command up to and including it, oldest first (another
+thread's command after a short bounded wait for that thread, ``PATIENCE``). Completing
 command ``k`` (:meth:`LockFreeEngine._complete`):
 
 1. *plan*: once command ``k - 1`` is complete, the state cannot change until
@@ -37,7 +38,7 @@ the next thread to arrive performs the rest itself.
 
 **Read** (best, depth, snapshot, order, orders, events): seqlock style, load
 ``applying`` and the header; if they disagree a command is half-applied: wait
-``READER_PATIENCE`` header loads for it, then help it complete; read the state; load them again: unchanged means the
+``PATIENCE`` header loads for it, then help it complete; read the state; load them again: unchanged means the
 read saw exactly the state after the header's command, its **linearization
 point** being the first header load. Readers never block writers and write
 nothing unless they find a command to help.
@@ -74,10 +75,21 @@ _IOC = TimeInForce.IOC
 _STP_NONE = SelfTradePrevention.NONE
 _INT64_MAX = 9223372036854775807
 TRUNCATE_EVERY = 1024  # the log forgets completed commands in batches of this many
-# header loads a reader makes, when it finds a command half-applied, before it helps finish it:
-# a running writer completes its command meanwhile, and the reader does not compete with it for
-# the same cells (helping a writer that is not stalled costs both); a stalled one is helped
-READER_PATIENCE = 200
+# Header loads a thread makes, when the next command to complete is another thread's, before it
+# helps: a running owner completes its command meanwhile, and nobody plans and applies it twice
+# (helping a thread that is not stalled costs both); a stalled owner is helped after this bounded
+# wait, so nobody waits for anybody longer than that. (Yielding the CPU while waiting was tried:
+# on a machine busy with other processes a yield gives the time slice away, 3x slower at 2 threads.)
+PATIENCE = 256
+
+
+def _waited_for(header, stamp: int) -> bool:
+    """Whether ``header`` moved from ``stamp`` within ``PATIENCE`` loads (bounded: lock-free)."""
+    load = header.load
+    for _ in range(PATIENCE):
+        if load() != stamp:
+            return True
+    return False
 
 
 class _Command:
@@ -171,6 +183,8 @@ class LockFreeEngine:
                 entry = successor(head[3])
             except Forgotten:
                 continue  # the header moved on and the log was cut: reload
+            if entry is not target and _waited_for(header, stamp):
+                continue  # its own thread completed it meanwhile
             self._complete(book, entry, stamp, head, guard)
 
     def _complete(self, book: SharedBook, entry, head_stamp: int, head: tuple, guard) -> None:
@@ -218,12 +232,8 @@ class LockFreeEngine:
                 if head is None:
                     continue
                 if applying.load() != head[0]:
-                    # a command is half-applied: give its writer a moment (a bounded number of
-                    # loads, so still lock-free), then finish it ourselves
-                    for _ in range(READER_PATIENCE):
-                        if header.load() != stamp:
-                            break
-                    else:
+                    # a command is half-applied: give its writer a moment, then finish it ourselves
+                    if not _waited_for(header, stamp):
                         try:
                             entry = book.log.successor(head[3])
                         except Forgotten:

@@ -30,7 +30,10 @@ one, so it takes effect at most once, and never after the cell has moved on:
 a helper that runs it late (the command done, later ones applied) fails
 harmlessly. That is what makes each step of a command *idempotent*: any
 thread may perform it, any number of times. The other steps are idempotent
-by the same argument: inserting an order's cell under its never-reused id,
+by the same argument: inserting an order's cell under its never-reused id
+(a late insert of an order that has since finished is undone by the inserter,
+which checks the archive after inserting; ``order_record`` reads the archive
+first, so the moment between is harmless),
 ``get_or_insert`` of a level object and ``remove_if`` of a level object that
 is never reused, writing the event with sequence number ``s`` (the same
 object every time), and the client-id cells, whose order ids only grow.
@@ -124,12 +127,26 @@ class SharedBook:
             raise StateMoved from None
 
     def order_record(self, order_id: int) -> tuple | None:
-        """The record of order ``order_id``: live ones through the index, finished ones from the
-        archive (None: never issued)."""
+        """The record of order ``order_id`` (None: never issued).
+
+        The archive first: a finished order is there before it leaves the index, and
+        only there is its record certain to stay (a late helper may put a finished
+        order's cell back in the index for a moment, see ``apply``); then the index.
+        """
+        archive = self.archive
+        record = archive.get(order_id)
+        if record is not None:
+            return record
         cell = self.orders.get(order_id)
         if cell is None:
-            return self.archive.get(order_id)
-        return self.record(cell)
+            return archive.get(order_id)  # finished meanwhile, or never issued
+        try:
+            return self.records[cell.load()]
+        except KeyError:  # replaced since the load: finished (archived) or changed
+            record = archive.get(order_id)
+            if record is None:
+                raise StateMoved from None
+            return record
 
     def level_record(self, level: SharedLevel) -> tuple | None:
         """``(qty, fifo)`` of ``level``, or None if it is dead."""
@@ -175,9 +192,11 @@ class SharedBook:
         records = self.records
         records.update(plan.records)  # written before any stamp naming them is published
         orders_insert = self.orders.insert
+        archive = self.archive
         for order_id, cell in plan.new_orders:
             orders_insert(order_id, cell)  # False when a helper got there first
-        archive = self.archive
+            if order_id in archive:  # a late helper: the order has finished since; undo our insert
+                self.orders.pop(order_id, None)
         for order_id, record in plan.archived:
             archive[order_id] = record  # the same final record every time
         for cell, old, new in plan.cells:
