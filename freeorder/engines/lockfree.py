@@ -80,7 +80,7 @@ TRUNCATE_EVERY = 1024  # the log forgets completed commands in batches of this m
 # (helping a thread that is not stalled costs both); a stalled owner is helped after this bounded
 # wait, so nobody waits for anybody longer than that. (Yielding the CPU while waiting was tried:
 # on a machine busy with other processes a yield gives the time slice away, 3x slower at 2 threads.)
-PATIENCE = 256
+PATIENCE = 1024
 
 
 def _waited_for(header, stamp: int) -> bool:
