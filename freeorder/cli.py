@@ -1,4 +1,4 @@
-"""Command line: ``python -m freeorder [demo|atomics]``.
+"""Command line: ``freeorder COMMAND`` (also ``python -m freeorder COMMAND``).
 
 ``demo`` (the default) runs the embedded order flow through the lock-free
 engine on 1 and 2 threads beside the reference engine, prints trades, the
@@ -58,6 +58,7 @@ def _header() -> None:
 
 
 def atomics_demo() -> int:
+    """Interpreter and GIL state, the cost of one atomic call, and an exact count from 1, 2 and 4 threads."""
     _header()
     cell = atomic.AtomicInt()
     cells = atomic.AtomicIntArray(8)
@@ -182,11 +183,41 @@ def demo(per_thread: int = 20_000) -> int:
     return 0 if not problems else 1
 
 
+class CommandError(Exception):
+    """A refused command line: printed as one line ``freeorder: error: ...``, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``freeorder`` parser: one subparser per command, each with ``run(args) -> int``.
+
+    A command is added with ``sub.add_parser(name, help=..., description=...)`` and
+    ``set_defaults(run=...)``; its ``--help`` comes from argparse.
+    """
+    parser = argparse.ArgumentParser(
+        prog="freeorder",
+        description="Lock-free concurrency on free-threaded CPython 3.13t, and an order book built on it. "
+        "Also runs as `python -m freeorder`.",
+        epilog="`freeorder COMMAND --help` describes one command; with no command, `demo` runs.",
+    )
+    parser.add_argument("--version", action="version", version=f"freeorder {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    sub.add_parser(
+        "demo", help="the order-book demo (the default)", description=demo.__doc__
+    ).set_defaults(run=lambda args: demo())
+    sub.add_parser(
+        "atomics", help="interpreter, GIL state, cost of one atomic call", description=atomics_demo.__doc__
+    ).set_defaults(run=lambda args: atomics_demo())
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m freeorder", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="demo", choices=["demo", "atomics"],
-                        help="what to run (default: demo)")
+    """Run one command; a ``CommandError`` is one line on stderr and exit status 2, no traceback."""
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo()
-    return atomics_demo()
+    if args.command is None:
+        args = parser.parse_args(["demo"])
+    try:
+        return args.run(args)
+    except CommandError as exc:
+        print(f"freeorder: error: {exc}", file=sys.stderr)
+        return 2
