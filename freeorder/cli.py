@@ -9,6 +9,7 @@ the GIL is on, the cost of one atomic call and an exact parallel count.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import sysconfig
@@ -207,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "atomics", help="interpreter, GIL state, cost of one atomic call", description=atomics_demo.__doc__
     ).set_defaults(run=lambda args: atomics_demo())
+    from .replay.commands import register as register_replay
+
+    register_replay(sub)  # replay, book
     return parser
 
 
@@ -216,8 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["demo"])
+    from .replay.orderfile import InputError
+
     try:
         return args.run(args)
-    except CommandError as exc:
+    except (CommandError, InputError) as exc:
         print(f"freeorder: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `freeorder replay FILE --out - | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
