@@ -193,6 +193,9 @@ def demo(per_thread: int = 20_000) -> int:
     The cyclic GC is off while timing (stated)."""
     import gc
 
+    if per_thread < 1:
+        raise CommandError(f"--orders={per_thread}: must be at least 1")
+
     from .book import Instrument, Trade, violations
     from .engines import LockFreeEngine, ReferenceEngine
 
@@ -266,9 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"freeorder {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    sub.add_parser(
-        "demo", help="the order-book demo (the default)", description=demo.__doc__
-    ).set_defaults(run=lambda args: demo())
+    p = sub.add_parser("demo", help="the order-book demo (the default)", description=demo.__doc__)
+    p.add_argument("--orders", type=int, default=20_000, metavar="N",
+                   help="commands per thread in the timed runs (default 20000)")
+    p.set_defaults(run=lambda args: demo(args.orders))
     sub.add_parser(
         "atomics", help="interpreter, GIL state, cost of one atomic call", description=atomics_demo.__doc__
     ).set_defaults(run=lambda args: atomics_demo())

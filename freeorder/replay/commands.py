@@ -222,14 +222,15 @@ def print_summary(done: _Replayed, out) -> None:
     from rich.table import Table
 
     rate = done.replay.lines / done.seconds if done.seconds > 0 else 0.0
-    table = Table(title=f"replay of {done.name}: {done.replay.lines:,} lines into the {done.engine.__class__.__name__}"
-                  f" ({done.replay.threads} thread{'s' if done.replay.threads > 1 else ''}) "
-                  f"in {done.seconds:.2f} s, {rate:,.0f} lines/s", title_justify="left")
+    out.print(f"replay of {done.name}: {done.replay.lines:,} lines into the {done.engine.__class__.__name__} "
+              f"({done.replay.threads} thread{'s' if done.replay.threads > 1 else ''}) in {done.seconds:.2f} s, "
+              f"{rate:,.0f} lines/s", highlight=False, markup=False)
+    table = Table()
     for header in ("symbol", "lines", "new", "cancel", "modify", "trades", "volume", "rejected", "refused",
                    "last", "bid", "ask"):
         table.add_column(header, justify="left" if header == "symbol" else "right")
     trades = []
-    for symbol, totals in done.replay.totals.items():
+    for symbol, totals in sorted(done.replay.totals.items()):
         instrument = done.instruments[symbol]
         quote = done.engine.best(symbol)
         last = totals.last_trades[-1].price if totals.last_trades else None
@@ -243,7 +244,8 @@ def print_summary(done: _Replayed, out) -> None:
     if not trades:
         out.print("no trades")
         return
-    table = Table(title="last trades per symbol", title_justify="left")
+    out.print("the last trades of each symbol:")
+    table = Table()
     for header in ("symbol", "seq", "buyer", "seller", "quantity", "price", "aggressor"):
         table.add_column(header, justify="right" if header in ("seq", "quantity", "price") else "left")
     for instrument, t in trades:
@@ -267,9 +269,10 @@ def print_ladder(done: _Replayed, symbol: str, levels: int, out) -> None:
     if totals is not None and totals.last_trades:
         t = totals.last_trades[-1]
         caption.append(f"last trade {_qty(instrument, t.qty)} @ {_price(instrument, t.price)}")
-    table = Table(title=f"{symbol} after {done.name} ({done.engine.__class__.__name__}), best {levels} levels a side",
-                  caption="; ".join(caption) or None, title_justify="left")
-    for header, justify in (("bid orders", "right"), ("bid qty", "right"), ("price", "center"),
+    out.print(f"{symbol} after {done.name} ({done.engine.__class__.__name__}): the best {levels} levels a side",
+              highlight=False, markup=False)
+    table = Table(caption="; ".join(caption) or None)
+    for header, justify in (("bid orders", "right"), ("bid qty", "right"), ("price", "right"),
                             ("ask qty", "left"), ("ask orders", "left")):
         table.add_column(header, justify=justify)
     for level in reversed(depth.asks):

@@ -3,9 +3,9 @@
 An instruments file is CSV (header row) or JSON Lines with the columns
 ``symbol``, ``tick_size`` and optionally ``lot_size`` (default 1). Without one,
 :func:`infer_instruments` streams the order file once and gives each symbol
-the tick ``10**-d``, ``d`` the most decimal places among its prices (1 if it has
-none), and likewise the lot from its quantities — the coarsest decimal grid
-every price and quantity seen lies on.
+the tick ``10**-d``, ``d`` the most decimal places written among its prices
+(``10.10`` counts two; tick 1 if it has none), and likewise the lot from its
+quantities: the decimal grid every price and quantity seen is written on.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def load_instruments(path) -> dict[str, Instrument]:
 
 
 def _places(number: Decimal) -> int:
-    exponent = number.normalize().as_tuple().exponent
+    """Decimal places as written: ``10.10`` has two (a price grid of cents), ``10.1`` one."""
+    exponent = number.as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 

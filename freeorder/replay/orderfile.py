@@ -205,10 +205,10 @@ def _text(path, line: int, row: dict, field: str) -> str | None:
     raise InputError(path, line, field, value, "expected a string")
 
 
-def _require(path, line: int, row: dict, field: str, action: str):
+def _require(path, line: int, row: dict, field: str, action: str, why: str = ""):
     value = row.get(field)
     if value is None:
-        raise InputError(path, line, field, None, f"missing: {action} needs a {field}")
+        raise InputError(path, line, field, None, f"missing: {action} needs a {field}{why}")
     return value
 
 
@@ -250,7 +250,7 @@ def parse_line(path, line: int, row: dict) -> OrderLine:
         elif price is not None:
             raise InputError(path, line, "price", price, "a market order has no price")
     else:
-        _require(path, line, row, "client_id", f"{action} (owner + client_id name the order)")
+        _require(path, line, row, "client_id", action, " (owner + client_id name the order)")
         if action == "modify" and price is None and quantity is None:
             raise InputError(path, line, "quantity", None, "missing: modify needs a price or a quantity")
     return OrderLine(line, action, symbol, side, order_type, price, quantity, tif, post_only, owner, client_id)

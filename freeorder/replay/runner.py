@@ -215,14 +215,19 @@ class Replay:
 
         def batches() -> Iterator[list[OrderLine]]:
             batch: list[OrderLine] = []
-            for number, row in reader:
-                line = parse_line(reader.path, number, row)
-                if line.symbol not in known:
-                    raise InputError(reader.path, number, "symbol", line.symbol, "no such instrument")
-                batch.append(line)
-                if len(batch) == BATCH:
+            try:
+                for number, row in reader:
+                    line = parse_line(reader.path, number, row)
+                    if line.symbol not in known:
+                        raise InputError(reader.path, number, "symbol", line.symbol, "no such instrument")
+                    batch.append(line)
+                    if len(batch) == BATCH:
+                        yield batch
+                        batch = []
+            except InputError:
+                if batch:  # the lines before the bad one are applied and written first
                     yield batch
-                    batch = []
+                raise
             if batch:
                 yield batch
 
@@ -252,9 +257,18 @@ class Replay:
                 if outputs[i]:
                     yield from outputs[i]
 
+        source = batches()
         try:
             pending: collections.deque = collections.deque()
-            for batch in batches():
+            stop = None
+            while True:
+                try:
+                    batch = next(source)
+                except StopIteration:
+                    break
+                except InputError as exc:
+                    stop = exc
+                    break
                 pending.append(submit(batch))
                 if len(pending) > 2:  # keep the workers a batch ahead of the writer
                     yield from written(*pending.popleft())
@@ -262,7 +276,10 @@ class Replay:
                     progress(reader.position, reader.size)
             while pending:
                 yield from written(*pending.popleft())
+            if stop is not None:
+                raise stop
         finally:
+            source.close()  # the file
             for pool in pools:
                 pool.shutdown(wait=True, cancel_futures=True)
             for symbol, g in group.items():  # in order of first appearance
