@@ -26,7 +26,8 @@ from freeorder.book import (
 from freeorder.engines import ENGINES, ReferenceEngine
 from freeorder.engines.actor import ActorEngine
 from freeorder.engines.hybrid import HybridEngine
-from freeorder.engines.rcu import RcuEngine, _cut
+from freeorder.book.orders import REMAINING
+from freeorder.engines.rcu import RcuEngine, _cut, _state_at
 from freeorder.engines.rwlock import RWLock, RWLockEngine
 from freeorder.engines.workload import Command, OrderFlow
 from freeorder.verify import History, check_linearizable
@@ -444,10 +445,7 @@ def test_rcu_reader_pinned_at_an_old_version_keeps_it_until_it_unpins():
         for _ in range(5):
             engine.best("AAA"), engine.order("AAA", 1)  # other threads' unpins try to advance
         engine._collector.flush()
-        chain = shard.chains[0]
-        from freeorder.engines.rcu import _state_at
-
-        assert _state_at(chain, old.seq).remaining == 10  # still reachable for the pinned reader
+        assert _state_at(shard.chains[0], old.seq)[REMAINING] == 10  # still reachable for the pinned reader
         assert engine.order("AAA", 1).remaining == 1
     finally:
         guard.unpin()

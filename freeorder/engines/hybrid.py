@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
+from ..book.book import _tnew
 from ..book.errors import InvalidOrder
 from ..book.events import BookUpdate
 from ..book.instrument import Instrument
@@ -67,7 +68,7 @@ class _View:
         self.asks, self.ask_keys, self.asks_complete = asks, ask_keys, asks_complete
         bid = bids[0] if bids else None
         ask = asks[0] if asks else None
-        self.quote = Quote(bid and bid.price, bid.qty if bid else 0, ask and ask.price, ask.qty if ask else 0)
+        self.quote = _tnew(Quote, (bid and bid.price, bid.qty if bid else 0, ask and ask.price, ask.qty if ask else 0))
 
 
 _EMPTY = _View((), (), True, (), (), True)
@@ -88,11 +89,11 @@ def _merge(levels, keys, complete, updates, buy, book, view_depth):
         i = bisect_left(keys, key)
         if i < len(keys) and keys[i] == key:
             if update.count:
-                levels[i] = LevelInfo(price, update.qty, update.count)
+                levels[i] = _tnew(LevelInfo, update[3:])
             else:
                 del levels[i], keys[i]
         elif update.count and (complete or i < len(keys)):
-            levels.insert(i, LevelInfo(price, update.qty, update.count))
+            levels.insert(i, _tnew(LevelInfo, update[3:]))
             keys.insert(i, key)
     if len(levels) > view_depth:
         del levels[view_depth:], keys[view_depth:]
@@ -161,5 +162,5 @@ class HybridEngine(ShardedEngine):
         shard = self._shard(symbol)
         if type(n) is int and 0 <= n <= self._view_depth:
             view = shard.view
-            return Depth(view.bids[:n], view.asks[:n])
+            return _tnew(Depth, (view.bids[:n], view.asks[:n]))
         return ShardedEngine.depth(self, symbol, n)  # deeper (or bad n): under the lock

@@ -10,8 +10,8 @@ with the previous version), the quote, and the sequence number and last
 order id that select what the version sees of the two histories all
 versions share:
 
-- order states: per order a chain of immutable ``(seq, OrderInfo)`` nodes,
-  newest first; a writer pushes a node for each order the update changed (the
+- order states: per order a chain of immutable ``(seq, record)`` nodes (the
+  order record's fields as a tuple; ``OrderInfo`` is built when read), newest first; a writer pushes a node for each order the update changed (the
   events name them) before publishing, and a reader of version ``v`` walks the
   chain to the first node with ``seq <= v.seq`` (multi-version concurrency);
 - events: one append-only list; version ``v`` sees its first ``v.seq``.
@@ -42,13 +42,16 @@ the nodes and events written before it was published; list item stores and
 appends are atomic per list. A load racing the store retries under the
 object's own critical section, which the writer holds only for the store.
 
-Costs: an update rebuilds each level it touched (O(orders at that level))
-and copies the level tuples of each side it touched (O(levels), in C);
+Costs: an update rebuilds each level it touched (a tuple of the level's
+``RestingOrder`` values, kept per live order by the writers and remade only
+for the orders the update changed) and copies the level tuples of each side
+it touched (O(levels), in C);
 ``best`` and ``snapshot`` are one load; ``order`` pins, loads and walks a
 chain (one node once its grace period is over).
 
-This module reads ``OrderBook``'s level slots (``_bids``/``_asks``,
-``_live``) to rebuild a changed level; the engine conformance suite compares
+This module reads ``OrderBook``'s private state (the order records
+``_orders``, the levels ``_bids``/``_asks`` and ``_live``) to copy what an
+update changed; the engine conformance suite compares
 every version with the reference after every command.
 
 GC policy: none of its own; the chains hold one live node per order (every
@@ -60,11 +63,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from ..book.book import OrderBook
+from ..book.book import OrderBook, _tnew
 from ..book.errors import InvalidOrder, InvalidOrderType, UnknownOrder
 from ..book.events import BookUpdate, Trade
 from ..book.instrument import Instrument
-from ..book.orders import ORDER_ID, OWNER, PRIORITY, REMAINING, Side
+from ..book.orders import ORDER_ID, OWNER, PRICE, PRIORITY, REMAINING, SIDE, STATUS, Order, OrderStatus, Side
 from ..book.results import BookSnapshot, Depth, LevelInfo, LevelOrders, Quote, RestingOrder
 from ..reclaim import EpochCollector
 from .sharded import ShardedEngine, _Shard
@@ -72,7 +75,8 @@ from .sharded import ShardedEngine, _Shard
 __all__ = ["RcuEngine"]
 
 _BUY = Side.BUY
-_SEQ, _INFO, _OLDER = 0, 1, 2  # a chain node: [seq, OrderInfo, older node or None]
+NEW, PARTIALLY_FILLED = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED
+_SEQ, _STATE, _OLDER = 0, 1, 2  # a chain node: [seq, the order record's fields as a tuple, older node or None]
 
 
 class _Version:
@@ -87,7 +91,7 @@ class _Version:
         self.ask_keys = ask_keys
         bid = snapshot.bids[0] if snapshot.bids else None
         ask = snapshot.asks[0] if snapshot.asks else None
-        self.quote = Quote(bid and bid.price, bid.qty if bid else 0, ask and ask.price, ask.qty if ask else 0)
+        self.quote = _tnew(Quote, (bid and bid.price, bid.qty if bid else 0, ask and ask.price, ask.qty if ask else 0))
 
 
 def _cut(nodes: list) -> None:
@@ -96,8 +100,14 @@ def _cut(nodes: list) -> None:
         node[_OLDER] = None
 
 
-def _relevel(levels: tuple, keys: tuple, prices, book: OrderBook, buy: bool):
-    """One side's (levels, keys) with the levels at ``prices`` rebuilt from ``book``."""
+def _relevel(levels: tuple, keys: tuple, prices, book: OrderBook, resting: dict, appended: dict, buy: bool):
+    """One side's (levels, keys) with the levels at ``prices`` rebuilt from ``book``.
+
+    ``resting``: each live order's current ``RestingOrder``; ``appended``: price -> the one
+    order the update queued there, if any. A level that gained exactly one order gained
+    only it, at the back (one command adds at most one order to a level of its side and
+    removes none there), so its tuple is the old one plus that order; others are rebuilt.
+    """
     levels, keys = list(levels), list(keys)
     side = book._bids if buy else book._asks
     for price in prices:
@@ -109,8 +119,11 @@ def _relevel(levels: tuple, keys: tuple, prices, book: OrderBook, buy: bool):
             if found:
                 del levels[i], keys[i]
             continue
-        rebuilt = LevelOrders(price, level.qty, level.count, tuple(
-            RestingOrder(o[ORDER_ID], o[OWNER], o[REMAINING], o[PRIORITY]) for o in book._live(level)))
+        if found and level.count == levels[i][2] + 1 and price in appended:
+            queue = levels[i][3] + (resting[appended[price]],)
+        else:
+            queue = tuple([resting[o[ORDER_ID]] for o in book._live(level)])
+        rebuilt = _tnew(LevelOrders, (price, level.qty, level.count, queue))
         if found:
             levels[i] = rebuilt
         else:
@@ -122,13 +135,14 @@ def _relevel(levels: tuple, keys: tuple, prices, book: OrderBook, buy: bool):
 class _RcuShard(_Shard):
     """The writers' book (private to whoever holds ``lock``) and what readers share."""
 
-    __slots__ = ("version", "chains", "events")
+    __slots__ = ("version", "chains", "events", "resting")
 
     def __init__(self, instrument: Instrument, record_events: bool) -> None:
         super().__init__(instrument, False)  # the shared ``events`` list is the log
         self.version = _Version(BookSnapshot(instrument.symbol, 0, 0, (), ()), (), ())
         self.chains: list[list] = []  # order_id - 1 -> newest node
         self.events: list | None = [] if record_events else None
+        self.resting: dict[int, RestingOrder] = {}  # writers only: live order id -> its RestingOrder
 
 
 class RcuEngine(ShardedEngine):
@@ -165,10 +179,17 @@ class RcuEngine(ShardedEngine):
                 changed.add(event.taker_id)
             else:  # Accepted, Rejected, Cancelled, Modified
                 changed.add(event.order_id)
-        chains = shard.chains
+        chains, resting, records = shard.chains, shard.resting, book._orders
         superseded = []
+        appended_bids, appended_asks = {}, {}
         for order_id in sorted(changed):  # a new order has the next id: appended in order
-            node = [seq, book.order(order_id), None]
+            record = records[order_id - 1]
+            if record[STATUS] is NEW or record[STATUS] is PARTIALLY_FILLED:
+                resting[order_id] = _tnew(RestingOrder, (order_id, record[OWNER], record[REMAINING], record[PRIORITY]))
+                (appended_bids if record[SIDE] is _BUY else appended_asks)[record[PRICE]] = order_id
+            else:
+                resting.pop(order_id, None)
+            node = [seq, tuple(record), None]  # the record's fields now; OrderInfo built when read
             if order_id <= len(chains):
                 node[_OLDER] = chains[order_id - 1]
                 chains[order_id - 1] = node
@@ -181,10 +202,10 @@ class RcuEngine(ShardedEngine):
         bids, bid_keys = old.snapshot.bids, old.bid_keys
         asks, ask_keys = old.snapshot.asks, old.ask_keys
         if bid_prices:
-            bids, bid_keys = _relevel(bids, bid_keys, bid_prices, book, True)
+            bids, bid_keys = _relevel(bids, bid_keys, bid_prices, book, resting, appended_bids, True)
         if ask_prices:
-            asks, ask_keys = _relevel(asks, ask_keys, ask_prices, book, False)
-        snapshot = BookSnapshot(book.symbol, seq, book.last_order_id, bids, asks)
+            asks, ask_keys = _relevel(asks, ask_keys, ask_prices, book, resting, appended_asks, False)
+        snapshot = _tnew(BookSnapshot, (book.symbol, seq, len(records), bids, asks))
         shard.version = _Version(snapshot, bid_keys, ask_keys)  # the release store: the linearization point
         if superseded:
             guard = self._collector.pin()
@@ -207,8 +228,8 @@ class RcuEngine(ShardedEngine):
         if n < 0:
             raise InvalidOrder("n", n, "must be >= 0")
         snapshot = self._shard(symbol).version.snapshot
-        return Depth(tuple(LevelInfo(lv.price, lv.qty, lv.count) for lv in snapshot.bids[:n]),
-                     tuple(LevelInfo(lv.price, lv.qty, lv.count) for lv in snapshot.asks[:n]))
+        return _tnew(Depth, (tuple([_tnew(LevelInfo, lv[:3]) for lv in snapshot.bids[:n]]),
+                             tuple([_tnew(LevelInfo, lv[:3]) for lv in snapshot.asks[:n]])))
 
     def order(self, symbol, order_id):
         shard = self._shard(symbol)
@@ -219,7 +240,7 @@ class RcuEngine(ShardedEngine):
             snapshot = shard.version.snapshot
             if not 0 < order_id <= snapshot.last_order_id:
                 raise UnknownOrder("order_id", order_id, f"no such order on {symbol}")
-            return _state_at(shard.chains[order_id - 1], snapshot.seq)
+            return Order.info(_state_at(shard.chains[order_id - 1], snapshot.seq), snapshot.symbol)
         finally:
             guard.unpin()
 
@@ -228,8 +249,8 @@ class RcuEngine(ShardedEngine):
         guard = self._collector.pin()
         try:
             snapshot = shard.version.snapshot
-            seq, chains = snapshot.seq, shard.chains
-            return tuple(_state_at(chains[i], seq) for i in range(snapshot.last_order_id))
+            seq, chains, symbol, info = snapshot.seq, shard.chains, snapshot.symbol, Order.info
+            return tuple(info(_state_at(chains[i], seq), symbol) for i in range(snapshot.last_order_id))
         finally:
             guard.unpin()
 
@@ -248,10 +269,10 @@ class RcuEngine(ShardedEngine):
         return self._collector.stats()
 
 
-def _state_at(node: list, seq: int):
-    """The order's state in the version with sequence number ``seq``: the newest node not after it."""
+def _state_at(node: list, seq: int) -> tuple:
+    """The order's record in the version with sequence number ``seq``: the newest node not after it."""
     while node[_SEQ] > seq:
         node = node[_OLDER]
         if node is None:
             raise RuntimeError("an order state was freed before its grace period ended")
-    return node[_INFO]
+    return node[_STATE]
