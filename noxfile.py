@@ -124,4 +124,35 @@ def bench_report(session: nox.Session) -> None:
     session.run(sys.executable, "benchmarks/report.py")
 
 
+# ---- the engine harness (`freeorder bench`): nox -t harness (also in nox -t bench) -----------------
+
+HARNESS_RESULTS = "benchmarks/results/harness"
+
+
+def _harness(session: nox.Session, gil: str) -> None:
+    """The full matrix on this interpreter (``nox -t harness -- --quick``: the quick one)."""
+    session.install("-e", ".")
+    # ft-utils' RWLock as a second rwlock engine ("rwlock-ft"), from a wheel where one fits
+    session.run("python", "-m", "pip", "install", "--only-binary=:all:", "ft-utils", success_codes=[0, 1])
+    session.run("python", "-m", "freeorder", "bench", "--measure-only", "--out", HARNESS_RESULTS, *session.posargs,
+                env={"PYTHON_GIL": gil})
+
+
+for _config, _python, _gil in BENCH_CONFIGS:
+
+    def _harness_session(session: nox.Session, _gil=_gil) -> None:
+        _harness(session, _gil)
+
+    _harness_session.__doc__ = f"The engine harness on {_config}: {HARNESS_RESULTS}/bench-{_config}.json."
+    nox.session(name=f"harness-{_config}", python=_python, tags=["bench", "harness"])(_harness_session)
+
+
+@nox.session(name="harness-report", python=PYTHON_NOGIL, tags=["bench", "harness"])
+def harness_report(session: nox.Session) -> None:
+    """Tables, targets and plots of the harness' results into benchmarks/README.md (runs last)."""
+    session.install("-e", ".[plots]")
+    session.run("python", "-m", "freeorder", "bench", "--report-only", "--out", HARNESS_RESULTS,
+                "--readme", "benchmarks/README.md")
+
+
 nox.options.sessions = ["nogil", "nogil-with-gil", "gil"]
