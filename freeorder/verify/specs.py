@@ -8,8 +8,6 @@ from a plain map's, and the order book, specified by the reference engine.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .linearizability import Model, _by_key, _unknown
 
 _ABSENT = None
