@@ -140,7 +140,7 @@ def _timed_threads(engine, streams, live=None, label: str = "") -> float:
     finish = [0.0] * len(streams)
 
     def work(i: int, stream) -> None:
-        symbol = stream[0].symbol if stream else None
+        symbol = stream[0].symbol if stream else ""
         barrier.wait()
         for start in range(0, len(stream), CHUNK):
             chunk = stream[start:start + CHUNK]
@@ -207,8 +207,8 @@ def demo(per_thread: int = 20_000) -> int:
     mixed = _commands(DEMO_SYMBOLS, 7, 2 * per_thread)
     from rich.console import Console
 
-    live = Console()
-    live = live if live.is_terminal else None
+    console = Console()
+    live = console if console.is_terminal else None
     gc.collect()
     gc.disable()
     try:
@@ -276,9 +276,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "atomics", help="interpreter, GIL state, cost of one atomic call", description=atomics_demo.__doc__
     ).set_defaults(run=lambda args: atomics_demo())
-    from .bench import register as register_bench
-
-    register_bench(sub)  # bench, compare: the engine harness
     from .replay.commands import register as register_replay
 
     register_replay(sub)  # replay, book

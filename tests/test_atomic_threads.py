@@ -3,7 +3,6 @@
 Each test starts its threads on a barrier and bounds its time.
 """
 
-import threading
 import time
 
 import pytest

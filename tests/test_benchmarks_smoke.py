@@ -36,7 +36,7 @@ def test_small_values_are_exact():
 
 def test_buckets_tile_the_range_and_bound_the_error():
     previous_high = -1
-    for index in range(0, 40 * (1 << (SUB_BITS - 1))):
+    for index in range(40 * (1 << (SUB_BITS - 1))):
         high = highest_in_bucket(index)
         assert high > previous_high  # buckets are contiguous and increasing
         previous_high = high

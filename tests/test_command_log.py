@@ -267,7 +267,7 @@ def reader_racing_a_cut_body():
     successor is the right entry or ``Forgotten``, never a wrong one; ``last`` after the
     append is the appended entry."""
     log = ModelledLog()
-    a, b, c = log.append("a"), log.append("b"), log.append("c")
+    a, _, c = log.append("a"), log.append("b"), log.append("c")
 
     def read():
         try:

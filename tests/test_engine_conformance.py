@@ -17,7 +17,6 @@ from freeorder.book import (
     Instrument,
     InvalidOrder,
     InvalidOrderType,
-    OrderStatus,
     Side,
     UnknownOrder,
     UnknownSymbol,

@@ -14,7 +14,6 @@ from freeorder.book import (
     Instrument,
     InvalidOrder,
     InvalidOrderType,
-    SelfTradePrevention,
     Side,
     UnknownOrder,
     UnknownSymbol,

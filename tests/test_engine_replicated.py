@@ -228,8 +228,8 @@ def test_concurrent_history_is_the_reference_applied_in_log_order(seed, every):
             assert slots, f"result {result} of {command} is not in the log-order replay"
             position.append((start, end, slots.pop(0)))
         # Real-time order: an operation that finished before another started is earlier in the log.
-        for s1, e1, p1 in position:
-            for s2, e2, p2 in position:
+        for _s1, e1, p1 in position:
+            for s2, _e2, p2 in position:
                 if e1 < s2 and p1 > p2 and _has_events(p1, expected) and _has_events(p2, expected):
                     raise AssertionError(f"log position {p1} finished before {p2} started")
         # Final state: this thread's replica equals the replay, and invariants hold.

@@ -175,7 +175,7 @@ def test_readers_never_see_ids_or_payloads_that_were_never_stored(name):
     def work(t):
         rnd = random.Random(t)
         if t < writers:
-            for i in range(2500):
+            for _ in range(2500):
                 k = rnd.randrange(0, 200, 2)
                 if rnd.random() < 0.5:
                     index.insert(k, ("p", k, t))

@@ -6,7 +6,6 @@ shows the checker tells them apart. Pointers that need ABA protection are
 packed as ``tag << 16 | index``; the tag is bumped on every successful CAS.
 """
 
-import os
 import threading
 import time
 

@@ -25,7 +25,7 @@ def as_int64(value: object, what: str = "value") -> int:
     """Return ``value`` as an int in the int64 range, or raise TypeError/OverflowError."""
     if isinstance(value, float) or not hasattr(type(value), "__index__"):
         raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    v = operator.index(value)
+    v = operator.index(value)  # type: ignore[arg-type]  # __index__ checked above
     if not INT64_MIN <= v <= INT64_MAX:
         raise OverflowError(f"{what}={value!r} is outside the int64 range [-2**63, 2**63-1]")
     return v
@@ -68,7 +68,7 @@ def as_index(index: object, length: int) -> int:
     """Validate an array index: an int with 0 <= index < length."""
     if isinstance(index, float) or not hasattr(type(index), "__index__"):
         raise TypeError(f"index must be an int, not {type(index).__name__}")
-    i = operator.index(index)
+    i = operator.index(index)  # type: ignore[arg-type]  # __index__ checked above
     if not 0 <= i < length:
         raise IndexError(f"index={index!r} out of range for AtomicIntArray of length {length}")
     return i

@@ -131,7 +131,7 @@ class BookUpdate(NamedTuple):
     side: Side
     price: int
     qty: int
-    count: int
+    count: int  # type: ignore[assignment]  # a field named like tuple.count (the API predates the check)
 
 
 Event = Union[Accepted, Rejected, Trade, Cancelled, Modified, BookUpdate]

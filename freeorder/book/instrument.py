@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from decimal import Decimal, InvalidOperation
 
 from .errors import InvalidOrder, InvalidOrderType
@@ -36,7 +37,7 @@ INT64_MAX = 2**63 - 1
 _MAX_EXPONENT = 19  # 10**19 > INT64_MAX: a larger scaled exponent cannot fit
 
 
-def _exact_decimal(value: object, name: str) -> Decimal:
+def _exact_decimal(value: Any, name: str) -> Decimal:  # Any: the type is checked here, at run time
     """``value`` as an exact finite ``Decimal``, or raise naming ``name``."""
     kind = type(value)
     if kind is Decimal:
@@ -66,7 +67,7 @@ def _scaled_units(value: object, name: str, scale: int) -> int:
     number = _exact_decimal(value, name)
     sign, digits, exponent = number.as_tuple()
     mantissa = int("".join(map(str, digits))) if digits else 0
-    shift = exponent + scale
+    shift = exponent + scale  # type: ignore[operator]  # finite (checked above): exponent is an int
     if mantissa == 0:
         return 0
     if shift >= 0:
@@ -93,7 +94,7 @@ def _positive_decimal(value: object, name: str) -> Decimal:
 
 
 def _places(number: Decimal) -> int:
-    return max(0, -number.normalize().as_tuple().exponent)
+    return max(0, -number.normalize().as_tuple().exponent)  # type: ignore[operator]  # positive: finite
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,24 @@ class Instrument:
     symbol: str
     tick_size: Decimal = Decimal(1)
     lot_size: Decimal = Decimal(1)
-    price_scale: int | None = None
-    qty_scale: int | None = None
+    # None (the default) is replaced by an int in __post_init__: an int once constructed
+    price_scale: int = None  # type: ignore[assignment]
+    qty_scale: int = None  # type: ignore[assignment]
     tick_units: int = field(init=False, repr=False)
     lot_units: int = field(init=False, repr=False)
     _price_mult: int = field(init=False, repr=False, compare=False)
     _qty_mult: int = field(init=False, repr=False, compare=False)
+
+    if TYPE_CHECKING:  # what the constructor accepts (the generated __init__ takes the same, untyped)
+
+        def __init__(
+            self,
+            symbol: str,
+            tick_size: Decimal | int | str = ...,
+            lot_size: Decimal | int | str = ...,
+            price_scale: int | None = None,
+            qty_scale: int | None = None,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         if type(self.symbol) is not str:

@@ -59,6 +59,7 @@ def violations(snapshot: BookSnapshot, orders: Iterable[OrderInfo], events: Iter
     """
     problems: list[str] = []
     by_id: dict[int, OrderInfo] = {}
+    o: OrderInfo | None  # the loops below share the name; by_id.get() may give None
     for o in orders:
         if o.order_id in by_id:
             problems.append(f"order {o.order_id} listed twice")

@@ -90,7 +90,7 @@ class Quote(NamedTuple):
 class LevelInfo(NamedTuple):
     price: int
     qty: int
-    count: int
+    count: int  # type: ignore[assignment]  # a field named like tuple.count (the API predates the check)
 
 
 @value_type
@@ -115,7 +115,7 @@ class RestingOrder(NamedTuple):
 class LevelOrders(NamedTuple):
     price: int
     qty: int
-    count: int
+    count: int  # type: ignore[assignment]  # a field named like tuple.count (the API predates the check)
     orders: tuple[RestingOrder, ...]
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ..book.errors import DuplicateClientId, UnknownOrder
 from ..book.events import Accepted, BookUpdate, Cancelled, CancelReason, Modified, Rejected, RejectReason, Trade
-from ..book.orders import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
+from ..book.orders import OrderStatus, SelfTradePrevention, Side, TimeInForce
 from ..book.results import CancelResult, MassCancelResult, ModifyResult, SubmitResult
 from freeorder import atomic
 

@@ -34,7 +34,7 @@ class OrderFlow:
     def __init__(self, symbols, seed: int, *, mid: int = 10_000, spread: int = 20, owners: int = 8):
         self.symbols = list(symbols)
         self.rng = random.Random(seed)
-        self.mid = {s: mid for s in self.symbols}
+        self.mid = dict.fromkeys(self.symbols, mid)
         self.spread = spread
         self.owners = [f"trader{i}" for i in range(owners)]
         self.ids: dict[str, list[int]] = {s: [] for s in self.symbols}

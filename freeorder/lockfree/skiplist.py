@@ -979,7 +979,7 @@ class SkipListMap:
             for level in range(H - 1, -1, -1):
                 for key, index in self._level_nodes(level, strict=False):
                     dead = self._val.load(index) & MARK
-                    marked = any(nexts[l].load(index) & MARK for l in range(self._height.load(index)))
+                    marked = any(nexts[lv].load(index) & MARK for lv in range(self._height.load(index)))
                     if dead or marked:
                         self._mark_tower(index)
                         self._find(key, g, None, None)

@@ -49,12 +49,12 @@ def progress_bar(enabled: bool | None, size: int, err):
     if not enabled:
         yield None
         return
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn,
                                TransferSpeedColumn)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TimeRemainingColumn(), console=err) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(position: int, total: int, description: str = "replay") -> None:
             if description not in tasks:
@@ -272,9 +272,8 @@ def print_ladder(done: _Replayed, symbol: str, levels: int, out) -> None:
     out.print(f"{symbol} after {done.name} ({done.engine.__class__.__name__}): the best {levels} levels a side",
               highlight=False, markup=False)
     table = Table(caption="; ".join(caption) or None)
-    for header, justify in (("bid orders", "right"), ("bid qty", "right"), ("price", "right"),
-                            ("ask qty", "left"), ("ask orders", "left")):
-        table.add_column(header, justify=justify)
+    for header in ("bid orders", "bid qty", "price", "ask qty", "ask orders"):
+        table.add_column(header, justify="left" if header.startswith("ask") else "right")
     for level in reversed(depth.asks):
         table.add_row("", "", _price(instrument, level.price), f"[red]{_qty(instrument, level.qty)}[/]",
                       str(level.count))

@@ -26,7 +26,7 @@ SYMBOLS = ("AAA", "BBB", "CCC")
 _CENT = Decimal("0.01")
 
 
-def generate_rows(n: int, seed: int = 1, symbols: tuple[str, ...] = SYMBOLS) -> Iterator[dict]:
+def generate_rows(n: int, seed: int = 1, symbols: tuple[str, ...] = SYMBOLS) -> Iterator[dict[str, object]]:
     """``n`` rows (dicts with the schema's columns; absent fields left out), seeded."""
     rng = random.Random(seed)
     mids = dict.fromkeys(symbols, 10_000)  # in cents
@@ -44,7 +44,7 @@ def generate_rows(n: int, seed: int = 1, symbols: tuple[str, ...] = SYMBOLS) -> 
             continue
         if roll < 0.28 and names:
             owner, client_id = rng.choice(names[-32:])
-            row = {"action": "modify", "symbol": symbol, "owner": owner, "client_id": client_id}
+            row: dict[str, object] = {"action": "modify", "symbol": symbol, "owner": owner, "client_id": client_id}
             if rng.random() < 0.5:
                 row["quantity"] = rng.randint(1, 10)
             else:

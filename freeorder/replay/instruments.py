@@ -31,10 +31,10 @@ def load_instruments(path) -> dict[str, Instrument]:
             raise InputError(reader.path, number, "symbol", symbol, "listed twice")
         if "tick_size" not in row:
             raise InputError(reader.path, number, "tick_size", None, "missing")
-        sizes = {field: parse_decimal(reader.path, number, field, row[field])
-                 for field in ("tick_size", "lot_size") if field in row}
+        tick = parse_decimal(reader.path, number, "tick_size", row["tick_size"])
+        lot = parse_decimal(reader.path, number, "lot_size", row.get("lot_size", 1))
         try:
-            found[symbol] = Instrument(symbol, **sizes)
+            found[symbol] = Instrument(symbol, tick_size=tick, lot_size=lot)
         except InvalidOrder as exc:
             raise InputError(reader.path, number, exc.field, row.get(exc.field, exc.value), exc.reason) from None
     if not found:

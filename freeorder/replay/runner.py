@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from ..book.errors import DuplicateClientId, InvalidOrder
@@ -213,7 +213,7 @@ class Replay:
         pools = [ThreadPoolExecutor(1, thread_name_prefix=f"replay-{i}") for i in range(self.threads)] \
             if self.threads > 1 else []
 
-        def batches() -> Iterator[list[OrderLine]]:
+        def batches() -> Generator[list[OrderLine], None, None]:
             batch: list[OrderLine] = []
             try:
                 for number, row in reader:
