@@ -276,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "atomics", help="interpreter, GIL state, cost of one atomic call", description=atomics_demo.__doc__
     ).set_defaults(run=lambda args: atomics_demo())
+    from .bench import register as register_bench
+
+    register_bench(sub)  # bench, compare: the engine harness
     from .replay.commands import register as register_replay
 
     register_replay(sub)  # replay, book
