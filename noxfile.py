@@ -155,4 +155,15 @@ def harness_report(session: nox.Session) -> None:
                 "--readme", "benchmarks/README.md")
 
 
-nox.options.sessions = ["nogil", "nogil-with-gil", "gil"]
+@nox.session(name="lint", python=PYTHON_NOGIL)
+def lint(session: nox.Session) -> None:
+    """ruff check (the rule set and its reasons are in pyproject.toml; no reformatting) and mypy on the
+    public API (the modules listed under [tool.mypy] there, with the _atomics stub)."""
+    session.install("-e", ".")
+    session.install("ruff>=0.6")
+    session.install("--only-binary=:all:", "mypy>=1.11")  # mypy 2 needs ast-serialize, which has no 3.13t wheel
+    session.run("ruff", "check", ".")
+    session.run("mypy")
+
+
+nox.options.sessions = ["lint", "nogil", "nogil-with-gil", "gil"]
