@@ -2,6 +2,8 @@
 
 With --check-linearizability each thread instead performs --ops recorded
 operations, and the history is checked with freeorder.verify's checker.
+With --histories N (engine, engine-replicated) it records and checks N small
+histories of --history-ops operations, on --history-threads threads in turn.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check-linearizability", action="store_true",
                         help="record --ops operations per thread and check the history")
     parser.add_argument("--ops", type=int, default=300, help="operations per thread with --check-linearizability")
+    parser.add_argument("--histories", type=int, default=0,
+                        help="engines: record and check this many small histories (stress/histories.py)")
+    parser.add_argument("--history-ops", type=int, default=100, help="operations in each of --histories")
+    parser.add_argument("--history-threads", default="2,8", help="thread counts --histories takes in turn")
     parser.add_argument("--gc", choices=["on", "off"], default="off",
                         help="cyclic GC during the run (default off: 3.13t's GC walks the whole heap)")
     args = parser.parse_args(argv)
@@ -59,6 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
     sanitize = True if args.sanitize else None
+    if args.histories:
+        from . import histories
+
+        try:
+            histories.engine_class(args.structure)
+        except ValueError as exc:
+            parser.error(str(exc))
+        try:
+            threads = tuple(int(n) for n in args.history_threads.split(","))
+        except ValueError:
+            parser.error(f"--history-threads={args.history_threads!r}: expected thread counts such as 2,8")
+        if args.histories < 0 or args.history_ops < 1 or min(threads) < 1:
+            parser.error(f"--histories={args.histories}, --history-ops={args.history_ops} and "
+                         f"--history-threads={args.history_threads!r} must be positive")
+        return histories.main(args.structure, args.histories, args.history_ops, threads, seed)
     if args.check_linearizability:
         print(f"stress {args.structure} --check-linearizability: threads={args.threads} ops={args.ops} "
               f"reclaimer={args.reclaimer} seed={seed} gil={gil}")
