@@ -251,6 +251,12 @@ def demo(per_thread: int = 20_000) -> int:
     return 0 if not problems and sample.endswith("True") else 1
 
 
+def _stress(argv: list[str]) -> int:
+    from .stress.__main__ import main as stress_main
+
+    return stress_main(argv)
+
+
 class CommandError(Exception):
     """A refused command line: printed as one line ``freeorder: error: ...``, exit status 2."""
 
@@ -282,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .replay.commands import register as register_replay
 
     register_replay(sub)  # replay, book
+    p = sub.add_parser("stress", help="bounded real-thread runs of a structure or engine, then its invariants",
+                       add_help=False, prefix_chars="\0")  # its own parser: `freeorder stress --help`
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(run=lambda args: _stress(args.rest))
     return parser
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from freeorder.verify import check_linearizable
-from stress.linearizability import STRUCTURES, record
+from freeorder.stress.linearizability import STRUCTURES, record
 
 pytestmark = pytest.mark.thread_unsafe(reason="starts its own threads")
 

@@ -3,8 +3,8 @@ and a broken structure makes it fail."""
 
 import pytest
 
-from stress.__main__ import main
-from stress.workloads import WORKLOADS, Taken
+from freeorder.stress.__main__ import main
+from freeorder.stress.workloads import WORKLOADS, Taken
 
 pytestmark = pytest.mark.thread_unsafe(reason="starts its own threads")
 

@@ -14,7 +14,7 @@ small while the threads still overlap (``overlap``: the share of operations
 that overlap another thread's in real time).
 
 ``check_histories(count, ...)`` runs ``count`` histories, history ``i`` with
-seed ``seed + i`` and the thread counts taken in turn; ``python -m stress
+seed ``seed + i`` and the thread counts taken in turn; ``freeorder stress
 engine --histories 1000`` runs it from the command line.
 
 GC policy: the cyclic collector is disabled while histories run (3.13t's
@@ -166,7 +166,7 @@ def engine_class(structure: str):
 
 
 def main(structure: str, count: int, ops: int, threads: tuple[int, ...], seed: int) -> int:
-    """``python -m stress <engine> --histories N``: run, print counts and time, 1 if any failed."""
+    """``freeorder stress <engine> --histories N``: run, print counts and time, 1 if any failed."""
     engine = engine_class(structure)
     gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
     print(f"stress {structure} --histories {count}: ops={ops} threads={','.join(map(str, threads))} "
@@ -182,7 +182,7 @@ def main(structure: str, count: int, ops: int, threads: tuple[int, ...], seed: i
         return 0
     print("linearizability: FAILED")
     for failed_seed, n, explanation in out.failures:
-        print(f"- seed {failed_seed}, {n} threads (python -m stress {structure} --histories 1 --seed {failed_seed} "
+        print(f"- seed {failed_seed}, {n} threads (freeorder stress {structure} --histories 1 --seed {failed_seed} "
               f"--history-threads {n} --history-ops {ops}):")
         print(explanation)
     return 1

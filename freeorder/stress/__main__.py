@@ -1,4 +1,4 @@
-"""python -m stress <structure> --threads N --seconds S --reclaimer epoch|hazard|none|counted [--seed N]
+"""freeorder stress <structure> --threads N --seconds S --reclaimer epoch|hazard|none|counted [--seed N]
 
 With --check-linearizability each thread instead performs --ops recorded
 operations, and the history is checked with freeorder.verify's checker.
@@ -42,7 +42,7 @@ def check_linearizability(args, seed: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stress", description=__doc__)
+    parser = argparse.ArgumentParser(prog="freeorder stress", description=__doc__)
     parser.add_argument("structure", choices=sorted(WORKLOADS))
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="record --ops operations per thread and check the history")
     parser.add_argument("--ops", type=int, default=300, help="operations per thread with --check-linearizability")
     parser.add_argument("--histories", type=int, default=0,
-                        help="engines: record and check this many small histories (stress/histories.py)")
+                        help="engines: record and check this many small histories (freeorder/stress/histories.py)")
     parser.add_argument("--history-ops", type=int, default=100, help="operations in each of --histories")
     parser.add_argument("--history-threads", default="2,8", help="thread counts --histories takes in turn")
     parser.add_argument("--gc", choices=["on", "off"], default="off",
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stress {args.structure}: threads={args.threads} seconds={args.seconds} "
           f"reclaimer={args.reclaimer} seed={args.seed if args.seed is not None else seed} "
           f"gil={gil} gc={args.gc} sanitize={getattr(workload.structure, 'arena', None) is not None and workload.structure.arena.sanitize}")
-    print(f"replay: python -m stress {args.structure} --threads {args.threads} --seconds {args.seconds} "
+    print(f"replay: freeorder stress {args.structure} --threads {args.threads} --seconds {args.seconds} "
           f"--reclaimer {args.reclaimer} --seed {seed}" + (" --sanitize" if args.sanitize else ""))
     if args.gc == "off":
         gc.disable()
