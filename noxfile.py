@@ -155,6 +155,76 @@ def harness_report(session: nox.Session) -> None:
                 "--readme", "benchmarks/README.md")
 
 
+# ---- on demand: not in nox.options.sessions, not in .ci/run ---------------------------------------
+
+TOOLS = ["pytest>=8", "pytest-timeout>=2.3", "sortedcontainers>=2.4", "setuptools>=74"]
+
+
+def copy_tree(session: nox.Session, dest: Path, python: str, env: dict | None = None) -> Path:
+    """The working tree's files (tracked and untracked, not ignored) copied to a fresh ``dest``, with
+    the ``_atomics`` extension built there by ``python`` (``env``: compiler flags): sessions that
+    change code or build flags work on the copy, never on the tree others are editing."""
+    import shutil
+    import subprocess
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for name in listed:
+        if name and Path(name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(name, dest / name)
+    with session.chdir(dest):
+        session.run(python, "setup.py", "-q", "build_ext", "--inplace", external=True, silent=True,
+                    env={"PYTHONDONTWRITEBYTECODE": "1", **(env or {})})
+    return dest
+
+
+def _tool_venv(session: nox.Session, python: str, where: Path) -> str:
+    """A venv of ``python`` at ``where`` with the test tools (freeorder itself is not installed:
+    tests import it from the copy they run in). Returns its python."""
+    if not (where / "bin/python").exists():
+        session.run(python, "-m", "venv", str(where), external=True)
+    vpy = str(where / "bin/python")
+    session.run(vpy, "-m", "pip", "install", "-q", *TOOLS, external=True)
+    session.run(vpy, "-m", "pip", "install", "-q", "--only-binary=:all:", "hypothesis", external=True)
+    return vpy
+
+
+TSAN_TESTS = ["tests/test_atomic_conformance.py", "tests/test_atomic_facade.py", "tests/test_atomic_threads.py",
+              "tests/test_reclaim.py", "tests/test_stack_queue.py", "tests/test_seqlock.py",
+              "tests/test_skiplist.py", "tests/test_order_index.py"]
+
+
+@nox.session(name="tsan", python=False)
+def tsan(session: nox.Session) -> None:
+    """ThreadSanitizer over the C extension (on demand: ``nox -s tsan``).
+
+    A 3.13t configured --with-thread-sanitizer (``scripts/bootstrap.sh --tsan``: built once into the
+    cache, ~10 minutes on 2 cores), ``_atomics`` compiled with -fsanitize=thread in a copy of the
+    tree, and the atomics, arena, reclaimer and structure tests run there under it. Suppressions:
+    tsan-suppressions.txt (CPython internals only, each with its reason). Reports go to
+    .nox/tsan/report.*, summarised at the end; the session fails if there is any.
+    ``nox -s tsan -- tests/test_atomic_threads.py`` runs only the tests given.
+    """
+    session.run("bash", "scripts/bootstrap.sh", "--tsan", external=True, silent=True)
+    work = Path(".nox/tsan").resolve()
+    vpy = _tool_venv(session, str(CACHE / "cpython-3.13-nogil-tsan/bin/python3.13t"), work / "venv")
+    tree = copy_tree(session, work / "tree", vpy, {"CFLAGS": "-fsanitize=thread -g", "LDFLAGS": "-fsanitize=thread"})
+    for old in work.glob("report.*"):
+        old.unlink()
+    options = (f"suppressions={Path('tsan-suppressions.txt').resolve()} log_path={work / 'report'} "
+               "halt_on_error=0 second_deadlock_stack=1")
+    with session.chdir(tree):
+        session.run(vpy, "-c", "import freeorder._atomics as m, sys; assert m.__file__.startswith(sys.argv[1]), m.__file__",
+                    str(tree), external=True)
+        # runs pytest, then summarises the reports; fails on a failed test or any report
+        session.run(vpy, "scripts/tsan_report.py", str(work), "--", vpy, "-m", "pytest", "-q", "-m", "not slow",
+                    "-p", "no:cacheprovider", *(session.posargs or TSAN_TESTS), external=True,
+                    env={"TSAN_OPTIONS": options, "PYTHONDONTWRITEBYTECODE": "1"})
+
+
 @nox.session(name="lint", python=PYTHON_NOGIL)
 def lint(session: nox.Session) -> None:
     """ruff check (the rule set and its reasons are in pyproject.toml; no reformatting) and mypy on the
