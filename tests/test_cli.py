@@ -284,3 +284,35 @@ def test_progress_bar_when_asked(tmp_path):
     write_generated(tmp_path / "o.csv", 300, seed=2)
     done = freeorder("replay", str(tmp_path / "o.csv"), "--progress", "--engine", "reference")
     assert "replay" in done.stderr and "scan" in done.stderr and "kB" in done.stderr
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_runs_without_the_source_tree(tmp_path):
+    """`pip install .` as a user does: the wheel has the sample, the stress package and the
+    console script, and the commands run from it, away from the checkout."""
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "-q", "-w", str(tmp_path)],
+                   check=True, timeout=600)
+    wheel = next(tmp_path.glob("freeorder-*.whl"))
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+                   check=True, timeout=600)
+    assert (site / "freeorder/replay/data/sample.csv").exists() and (site / "freeorder/_atomics.pyi").exists()
+    entry_points = next(site.glob("freeorder-*.dist-info")) / "entry_points.txt"
+    assert "freeorder = freeorder.cli:main" in entry_points.read_text()
+    away = tmp_path / "elsewhere"
+    away.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "120"}
+
+    def run(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "freeorder", *args], capture_output=True, text=True,
+                              cwd=away, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    where = subprocess.run([sys.executable, "-c", "import freeorder; print(freeorder.__file__)"], capture_output=True,
+                           text=True, cwd=away, env=env, check=True).stdout
+    assert where.startswith(str(site)), where
+    assert "the last trades of each symbol" in run("replay", "--sample")
+    assert "AAA after the sample" in run("book", "AAA", "--sample")
+    assert "invariants: OK" in run("stress", "stack", "--threads", "2", "--seconds", "0.2")
