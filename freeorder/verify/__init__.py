@@ -15,7 +15,9 @@ from . import model as _model_mod
 from .freeze import FreezeReport, freeze_point, freeze_test
 from .history import History, Operation
 from .linearizability import (
+    PENDING,
     CounterModel,
+    KVModel,
     LinearizabilityResult,
     MapModel,
     Model,
@@ -46,7 +48,9 @@ atomic.register_backend("model", _model_mod.load_backend)
 atomic.register_backend("freeze", _freeze_mod.load_backend)
 
 __all__ = [
+    "PENDING",
     "CounterModel",
+    "KVModel",
     "FreezeReport",
     "History",
     "LinearizabilityResult",
