@@ -308,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, InputError) as exc:
         print(f"freeorder: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # an --out file is not left half-written (freeorder.replay.output)
+        print("freeorder: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `freeorder replay FILE --out - | head`: the reader left
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

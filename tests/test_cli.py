@@ -316,3 +316,29 @@ def test_an_installed_wheel_runs_without_the_source_tree(tmp_path):
     assert "the last trades of each symbol" in run("replay", "--sample")
     assert "AAA after the sample" in run("book", "AAA", "--sample")
     assert "invariants: OK" in run("stress", "stack", "--threads", "2", "--seconds", "0.2")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("symbol,tick_size\nX,0\n", " line 2: tick_size='0': must be positive"),
+    ("symbol,tick_size\nX,abc\n", " line 2: tick_size='abc': not a decimal number"),
+    ("symbol,lot_size\nX,1\n", " line 2: tick_size=None: missing"),
+    ("symbol,tick_size\nX,0.01\nX,0.05\n", " line 3: symbol='X': listed twice"),
+    ("symbol,tick_size\n", ": no instruments in the file"),
+])
+def test_a_bad_instruments_file_names_line_field_and_value(tmp_path, text, message):
+    path = tmp_path / "i.csv"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        load_instruments(path)
+    assert str(caught.value) == f"{path}{message}"
+
+
+def test_summary_counts_every_line_by_action(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_text(HEADER + "new,X,sell,limit,10,5,,,a,1\ncancel,X,,,,,,,a,2\nmodify,X,,,,3,,,a,1\n"
+                             "cancel,X,,,,,,,a,1\n")
+    engine = ReferenceEngine(infer_instruments(path).values(), record_events=False)
+    replay = Replay(engine)
+    assert list(replay.run(path)) == []
+    totals = replay.totals["X"]
+    assert (totals.lines, totals.new, totals.cancel, totals.modify, totals.refused) == (4, 1, 2, 1, 1)

@@ -16,6 +16,12 @@ a post-only that would cross or an unfillable fill-or-kill is the engine's
 ``client_id`` is a ``refused`` event with its reason. A line the engine cannot
 parse (a price off the tick, a quantity not on the lot) raises InputError
 naming the line; lines before it have been applied and written.
+
+Threads share only the engine (whose contract covers concurrent calls on
+different symbols). Each worker owns its symbols' totals and client-id map;
+a batch reaches a worker and its outputs come back through
+``concurrent.futures`` (submit and result order them: what the worker wrote
+is visible to the writer that reads the result).
 """
 
 from __future__ import annotations
@@ -149,17 +155,19 @@ class _Worker:
                     if line.client_id is not None:
                         self.ids[(symbol, line.owner, line.client_id)] = result.order_id
             else:
+                if line.action == "cancel":
+                    totals.cancel += 1
+                else:
+                    totals.modify += 1
                 order_id = self.ids.get((symbol, line.owner, line.client_id))
                 result = None
                 if order_id is None:
                     refused = self._refused(line, totals, "unknown_client_id")
                 elif line.action == "cancel":
-                    totals.cancel += 1
                     result = engine.cancel(symbol, order_id)
                     if not result.cancelled:
                         refused = self._refused(line, totals, result.reason.value)
                 else:
-                    totals.modify += 1
                     result = engine.modify(symbol, order_id, price=line.price, quantity=line.quantity)
                     if not result.accepted:
                         refused = self._refused(line, totals, result.reason.value)
