@@ -10,7 +10,8 @@ from freeorder.stress.linearizability import STRUCTURES, record
 
 pytestmark = pytest.mark.thread_unsafe(reason="starts its own threads")
 
-OPS = {"stack": 40, "queue": 40, "seqlock": 300, "skiplist": 300, "order-index": 300, "engine": 50}
+OPS = {"stack": 40, "queue": 40, "seqlock": 300, "skiplist": 300, "order-index": 300, "engine": 50,
+       "engine-replicated": 50}
 WITH_RECLAIMER = ["stack", "queue", "skiplist", "order-index"]
 CASES = [(s, r) for s in STRUCTURES for r in (["epoch", "hazard", "none"] if s in WITH_RECLAIMER else ["-"])]
 
