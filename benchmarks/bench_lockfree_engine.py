@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -181,7 +180,7 @@ def memory(n: int) -> tuple[float, float]:
     growth = {}
     for name in ("lockfree", "reference"):
         out = subprocess.run([sys.executable, __file__, "--memory-child", name, str(n)], check=True,
-                             capture_output=True, text=True, env=os.environ | {"PYTHON_GC": "0"})
+                             capture_output=True, text=True)
         growth[name] = float(out.stdout.split()[-1])
     return growth["lockfree"], growth["reference"]
 

@@ -124,9 +124,11 @@ def _check_enum(name: str, value: object, enum_type: type) -> None:
 class LockFreeEngine:
     """Multi-symbol engine with the reference engine's API and results, lock-free (see module docstring)."""
 
-    def __init__(self, instruments=(), *, record_events: bool = True) -> None:
+    def __init__(self, instruments=(), *, record_events: bool = True, reclaimer_factory=None) -> None:
+        """``reclaimer_factory()``, if given, makes each book's reclaimer (default: an EpochCollector)."""
         self._books: dict[str, SharedBook] = {}
         self._record_events = record_events
+        self._reclaimer_factory = reclaimer_factory
         # tests and the freeze test: on_step(name, entry) is called at each named step
         # ("linked", "planned", "announced", "applied") of a command's completion
         self.on_step = None
@@ -138,7 +140,8 @@ class LockFreeEngine:
     def add_instrument(self, instrument: Instrument) -> None:
         if not isinstance(instrument, Instrument):
             raise InvalidOrderType("instrument", instrument, "expected an Instrument")
-        book = SharedBook(instrument, CommandLog(), self._record_events)
+        factory = self._reclaimer_factory
+        book = SharedBook(instrument, CommandLog(), self._record_events, None if factory is None else factory())
         if self._books.setdefault(instrument.symbol, book) is not book:
             raise DuplicateInstrument(f"symbol={instrument.symbol!r}: already registered")
 

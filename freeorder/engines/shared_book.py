@@ -88,14 +88,17 @@ class SharedLevel:
 class SharedBook:
     """The shared state of one symbol (see the module docstring for the layout and invariants)."""
 
-    def __init__(self, instrument: Instrument, log, record_events: bool) -> None:
+    def __init__(self, instrument: Instrument, log, record_events: bool, reclaimer=None) -> None:
         self.instrument = instrument
         self.symbol = instrument.symbol
         # an int price/quantity is already in units and on the grid (parse only checks its range)
         self.int_units = (instrument.price_scale == 0 and instrument.tick_units == 1
                           and instrument.qty_scale == 0 and instrument.lot_units == 1)
         self.log = log
-        self.reclaimer = reclaimer = EpochCollector()
+        # one reclaimer for the book's structures and its records (EpochCollector by default; a
+        # HazardRegistry with hazards_per_thread >= 4 also works: records are then freed at its
+        # next scan, and a reader that finds one gone retries, see the module docstring)
+        self.reclaimer = reclaimer = EpochCollector() if reclaimer is None else reclaimer
         self.bids = SkipListMap(reclaimer=reclaimer, arena_name=f"{self.symbol} bids", initial_capacity=256)
         self.asks = SkipListMap(reclaimer=reclaimer, arena_name=f"{self.symbol} asks", initial_capacity=256)
         self.orders = OrderIndex(reclaimer=reclaimer, arena_name=f"{self.symbol} orders")
@@ -223,9 +226,10 @@ class SharedBook:
                 events[event.seq] = event
 
     def retire(self, guard, stamps: list[int]) -> None:
-        """Free the records of replaced ``stamps`` once no thread pinned now is still pinned
-        (``guard``: the caller's, pinned; one deferred call for the whole list)."""
-        guard.defer(self._forget, stamps)
+        """Free the records of replaced ``stamps`` through the caller's pinned ``guard``: under
+        an epoch, once no thread pinned now is still pinned (one retirement for the whole list,
+        keyed by its first stamp, which no hazard ever names)."""
+        guard.retire(self._forget, stamps, stamps[0])
 
     def _forget(self, stamps: list[int]) -> None:
         pop = self.records.pop
