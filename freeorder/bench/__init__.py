@@ -61,8 +61,8 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-only", action="store_true", help="report on the JSON already in --out")
     p.add_argument("--readme", help="also write the report between <!-- harness:begin/end --> in this file")
     p.add_argument("--no-plots", action="store_true")
-    p.add_argument("--profile", metavar="WORKLOAD:ENGINE[:THREADS]",
-                   help="profile thread 0 of one untimed run (cProfile) and print the top costs")
+    p.add_argument("--profile", metavar="WORKLOAD:ENGINE",
+                   help="profile one thread of ENGINE on WORKLOAD (cProfile) and print the top costs")
     return p
 
 
@@ -146,7 +146,7 @@ def measure_here(args, out: Path) -> Path:
         result = measure(settings, progress)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"bench-{result['label']}.json"
-    path.write_text(json.dumps(result, indent=1))
+    path.write_text(json.dumps(result, separators=(",", ":")))
     gil = result["interpreter"]["gil_enabled_after_imports"] or result["gil_enabled_at_end"]
     print(f"wrote {path} (GIL enabled: {gil}; {result['seconds']} s)")
     if result["label"] == "nogil" and gil:
@@ -210,7 +210,11 @@ def write_report(out: Path, readme: str | None, plots_wanted: bool) -> dict:
 
 
 def profile(spec: str, args) -> int:
-    """cProfile thread 0 of one untimed run; prints the top 20 functions by own time."""
+    """cProfile one thread running ``ENGINE`` on ``WORKLOAD``; prints the top 20 functions by own time.
+
+    One thread only: since 3.12 cProfile hooks every thread (``sys.monitoring``), and one
+    profiler driven by several threads at once is not safe on 3.13t.
+    """
     import cProfile
     import pstats
 
@@ -218,21 +222,16 @@ def profile(spec: str, args) -> int:
     from .harness import close, make_engine
     from .workloads import prepare
 
-    parts = spec.split(":")
-    if len(parts) not in (2, 3):
-        raise SystemExit(f"--profile={spec!r}: expected WORKLOAD:ENGINE[:THREADS]")
-    workload, engine_name, threads = parts[0], parts[1], int(parts[2]) if len(parts) == 3 else 1
+    workload, _, engine_name = spec.partition(":")
+    if not engine_name:
+        raise SystemExit(f"--profile={spec!r}: expected WORKLOAD:ENGINE")
     settings = settings_from(args)
-    prepared = prepare(workload, threads, settings.per_thread, settings.seed)
-    profiler = cProfile.Profile()
-
-    def setup(i: int) -> None:
-        if i == 0:
-            profiler.enable()  # this thread only: cProfile follows the thread that enables it
-
+    prepared = prepare(workload, 1, settings.per_thread, settings.seed)
     engine = make_engine(engine_name, prepared.instruments)
+    profiler = cProfile.Profile()
     try:
-        runner.execute(engine, prepared, timed=False, cap_seconds=settings.cap_seconds, gc=settings.gc, setup=setup)
+        runner.execute(engine, prepared, timed=False, cap_seconds=settings.cap_seconds, gc=settings.gc,
+                       setup=lambda i: profiler.enable())
     finally:
         profiler.disable()
         close(engine)

@@ -125,9 +125,17 @@ def merged(histograms) -> Histogram:
     return out.finish()
 
 
-def to_buckets(h: Histogram) -> dict[str, int]:
-    """The nonzero buckets as ``{highest value in the bucket: count}`` (JSON keys are strings)."""
-    return {str(highest_in_bucket(i)): c for i, c in enumerate(h.counts) if c}
+def to_buckets(h: Histogram, per_octave: int = 8) -> dict[str, int]:
+    """The nonzero counts as ``{highest value of the bucket: count}`` (JSON keys are strings), in
+    coarser buckets: ``per_octave`` (a power of two up to ``HALF``) per power of two, so within
+    ``1 / per_octave`` of each value -- enough for a CDF, and a fraction of the size."""
+    merge = HALF // per_octave
+    out: dict[str, int] = {}
+    for i, c in enumerate(h.counts):
+        if c:
+            top = highest_in_bucket(i if i < LINEAR else i | (merge - 1))
+            out[str(top)] = out.get(str(top), 0) + c
+    return out
 
 
 def from_buckets(buckets: dict[str, int], exact_max: int | None = None) -> Histogram:

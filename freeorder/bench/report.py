@@ -198,8 +198,8 @@ def targets(results: dict) -> list[Verdict]:
         out.append(Verdict(
             "best 3.13t engine, 2 threads, multi-symbol ÷ reference on the GIL build (1 thread)", "≥ 0.8×",
             f"{fmt_ratio(ratio)} ({engine}: {fmt_rate(rate)}/s vs {fmt_rate(ref['rate'])}/s)", ratio >= 0.8,
-            f"{engine} on 3.13t 2 threads ÷ 1 thread: {fmt_ratio(scaling)}; 3.13t passes the GIL build's "
-            f"reference at: {crossing} threads"))
+            f"{engine} on 3.13t, 2 threads ÷ 1 thread: {fmt_ratio(scaling)}; threads at which 3.13t would pass "
+            f"the GIL build's reference: {crossing}"))
     else:
         out.append(Verdict("best 3.13t engine, 2 threads, multi-symbol ÷ reference on the GIL build", "≥ 0.8×",
                            "needs the 3.13t and GIL build results (2 and 1 threads)", None))
@@ -415,7 +415,8 @@ def verdict_lines(results: dict) -> list[str]:
             continue
         key = ratios.get("multi-symbol", next(iter(ratios.values())))
         word = "3.13t faster" if key >= 1.1 else "GIL build faster" if key <= 0.9 else "about even"
-        lines.append(f"{engine:<{width}}  {word:<16} 3.13t ÷ GIL build, best thread count: " + "; ".join(parts))
+        lines.append(f"{engine + ':':<{width + 1}} {word:<16} (3.13t ÷ GIL build, each at its best thread count) "
+                     + "; ".join(parts))
     return lines
 
 
