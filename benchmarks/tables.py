@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+from freeorder.bench.report import fmt_ns, fmt_ratio  # shared with the engine harness' tables
+
 # each group's lock baseline: the "÷ lock" column divides by it, at the same thread count, per sitting
 GROUP_BASELINE = {
     "queue": "Lock+deque (FIFO)",
@@ -15,26 +17,12 @@ GROUP_BASELINE = {
 UNITS = {"queue": "pairs/s", "stack": "pairs/s", "sorted map": "ops/s", "hash map": "ops/s", "counter": "ops/s"}
 
 
-def fmt_ns(ns) -> str:
-    if ns is None:
-        return "–"
-    if ns < 1_000:
-        return f"{ns:.0f} ns"
-    if ns < 1_000_000:
-        return f"{ns / 1e3:.3g} µs"
-    return f"{ns / 1e6:.3g} ms"
-
-
 def fmt_rate(rate) -> str:
     if not rate:
         return "–"
     if rate >= 1e6:
         return f"{rate / 1e6:.2f} M"
     return f"{rate / 1e3:.0f} k"
-
-
-def fmt_ratio(ratio) -> str:
-    return "–" if ratio is None else f"{ratio:.2f}×"
 
 
 def _per_sitting_ratio(raw: list[dict], case: str, base: str, threads: int):

@@ -91,11 +91,14 @@ def test_gc_pauses_are_timed_and_the_policy_restored():
     gc.collect()
     pauses = watch.stop()
     assert pauses["collections"] >= 1 and pauses["pause_max_ns"] > 0
+    thresholds = gc.get_threshold()
     with runner.gc_policy("off"):
         assert not gc.isenabled()
-    with runner.gc_policy("default"):
-        assert gc.isenabled()
-    assert gc.isenabled() == was
+    with runner.gc_policy("interpreter"):
+        assert gc.isenabled() and gc.get_threshold() == thresholds
+    with runner.gc_policy("raised"):
+        assert gc.isenabled() and gc.get_threshold()[0] == runner.RAISED_THRESHOLD
+    assert gc.isenabled() == was and gc.get_threshold() == thresholds
     with pytest.raises(ValueError, match="gc"):
         with runner.gc_policy("sometimes"):
             pass
@@ -186,7 +189,7 @@ def test_measure_records_the_gil_state_and_every_combination():
                         repeat=1, cap_seconds=30, stall=True, stall_per_thread=30)
     result = measure(settings)
     assert result["interpreter"]["gil_enabled_after_imports"] in (True, False)
-    assert "gil_enabled_at_end" in result and result["gc_policy"] == "default"
+    assert "gil_enabled_at_end" in result and result["gc_policy"] == "raised"
     assert [(r["engine"], r["threads"]) for r in result["runs"]] == [("reference", 1), ("rcu", 1), ("reference", 2),
                                                                      ("rcu", 2)]
     assert all(r["errors"] == [] and r["writer"]["latency"]["count"] == 30 * r["threads"] for r in result["runs"])

@@ -32,6 +32,8 @@ from freeorder.engines.workload import Command, OrderFlow
 from freeorder.verify import History, check_linearizable
 from freeorder.verify.specs import OrderBookModel, engine_input, engine_output
 from test_book_properties import S, apply, commands, resolve
+from test_engine_lockfree import assert_same_state as same_state
+from test_engine_lockfree import outcome
 from threadutil import run_threads
 
 SYMBOLS = ("AAA", "BBB")
@@ -54,18 +56,9 @@ def make(case, symbols=SYMBOLS, **options):
             close()
 
 
-def outcome(engine, command):
-    try:
-        return ("ok", command.run(engine))
-    except Exception as exc:  # noqa: BLE001 - compared between engines
-        return ("error", type(exc).__name__, str(exc))
-
-
 def assert_same_state(engine, reference, symbols):
+    same_state(engine, reference, symbols)
     for s in symbols:
-        assert engine.snapshot(s) == reference.snapshot(s)
-        assert engine.orders(s) == reference.orders(s)
-        assert engine.best(s) == reference.best(s)
         for n in (0, 1, 2, 3, 50):
             assert engine.depth(s, n) == reference.depth(s, n)
 

@@ -52,7 +52,8 @@ def bench_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-thread", type=int, help="commands per writer thread")
     p.add_argument("--repeat", type=int, help="untimed runs per combination (their median is reported)")
     p.add_argument("--cap", type=float, help="seconds after which a run stops")
-    p.add_argument("--gc", choices=["default", "off"], default="default", help="GC policy during runs")
+    p.add_argument("--gc", choices=["raised", "interpreter", "off"], default="raised",
+                   help="GC during runs: enabled with a raised threshold (default), the interpreter's, or off")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-stall", action="store_true", help="skip the stalled-thread scenario")
     p.add_argument("--python", action="append", metavar="PATH",

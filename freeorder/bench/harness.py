@@ -35,7 +35,7 @@ class Settings:
     per_thread: int = 3000  # commands per writer thread (seed-s9: always 1,000)
     repeat: int = 3  # untimed runs per combination (median)
     cap_seconds: float = 5.0  # a run stops here even if its threads have commands left
-    gc: str = "default"
+    gc: str = "raised"
     seed: int = 1
     stall: bool = True
     stall_per_thread: int = 3000

@@ -45,7 +45,7 @@ from ..book.events import BookUpdate
 from ..book.instrument import Instrument
 from ..book.orders import Side
 from ..book.results import Depth, LevelInfo, Quote
-from .sharded import ShardedEngine, _Shard
+from .sharded import PublishingEngine, _Shard
 
 __all__ = ["HybridEngine", "DEFAULT_VIEW_DEPTH"]
 
@@ -114,7 +114,7 @@ class _HybridShard(_Shard):
         self.view = _EMPTY
 
 
-class HybridEngine(ShardedEngine):
+class HybridEngine(PublishingEngine):
     """Serialised writes per symbol, lock-free best/depth from a published view (see module docstring)."""
 
     name = "hybrid"
@@ -127,15 +127,6 @@ class HybridEngine(ShardedEngine):
 
     def _new_shard(self, instrument: Instrument) -> _HybridShard:
         return _HybridShard(instrument, self._record_events)
-
-    def _update(self, shard: _HybridShard, fn, args: tuple):
-        with shard.lock:
-            if self.on_step is not None:
-                self.on_step("locked", None)
-            result = fn(*args)
-            if result.events:
-                self._publish(shard, result.events)
-            return result
 
     def _publish(self, shard: _HybridShard, events) -> None:
         bids, asks = [], []
@@ -163,4 +154,4 @@ class HybridEngine(ShardedEngine):
         if type(n) is int and 0 <= n <= self._view_depth:
             view = shard.view
             return _tnew(Depth, (view.bids[:n], view.asks[:n]))
-        return ShardedEngine.depth(self, symbol, n)  # deeper (or bad n): under the lock
+        return super().depth(symbol, n)  # deeper (or bad n): under the lock

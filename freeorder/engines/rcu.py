@@ -70,7 +70,7 @@ from ..book.instrument import Instrument
 from ..book.orders import ORDER_ID, OWNER, PRICE, PRIORITY, REMAINING, SIDE, STATUS, Order, OrderStatus, Side
 from ..book.results import BookSnapshot, Depth, LevelInfo, LevelOrders, Quote, RestingOrder
 from ..reclaim import EpochCollector
-from .sharded import ShardedEngine, _Shard
+from .sharded import PublishingEngine, _Shard
 
 __all__ = ["RcuEngine"]
 
@@ -145,7 +145,7 @@ class _RcuShard(_Shard):
         self.resting: dict[int, RestingOrder] = {}  # writers only: live order id -> its RestingOrder
 
 
-class RcuEngine(ShardedEngine):
+class RcuEngine(PublishingEngine):
     """Serialised writers publish immutable versions; every read is lock-free (see module docstring)."""
 
     name = "rcu"
@@ -156,15 +156,6 @@ class RcuEngine(ShardedEngine):
 
     def _new_shard(self, instrument: Instrument) -> _RcuShard:
         return _RcuShard(instrument, self._record_events)
-
-    def _update(self, shard: _RcuShard, fn, args: tuple):
-        with shard.lock:
-            if self.on_step is not None:
-                self.on_step("locked", None)
-            result = fn(*args)
-            if result.events:
-                self._publish(shard, result.events)
-            return result
 
     def _publish(self, shard: _RcuShard, events: tuple) -> None:
         book = shard.book

@@ -34,7 +34,7 @@ from ..book.instrument import Instrument
 from ..book.orders import OrderType, SelfTradePrevention
 from .api import lookup_symbol
 
-__all__ = ["ShardedEngine"]
+__all__ = ["PublishingEngine", "ShardedEngine"]
 
 _LIMIT = OrderType.LIMIT
 _STP_NONE = SelfTradePrevention.NONE
@@ -115,32 +115,47 @@ class ShardedEngine:
 
     # ------------------------------------------------------------------ reads (under the same lock)
 
-    def best(self, symbol):
+    def _read(self, symbol, method, *args):
+        """``method(book, *args)`` (an ``OrderBook`` method) under the symbol's lock."""
         shard = self._shard(symbol)
         with shard.lock:
-            return shard.book.best()
+            return method(shard.book, *args)
+
+    def best(self, symbol):
+        return self._read(symbol, OrderBook.best)
 
     def depth(self, symbol, n):
-        shard = self._shard(symbol)
-        with shard.lock:
-            return shard.book.depth(n)
+        return self._read(symbol, OrderBook.depth, n)
 
     def snapshot(self, symbol):
-        shard = self._shard(symbol)
-        with shard.lock:
-            return shard.book.snapshot()
+        return self._read(symbol, OrderBook.snapshot)
 
     def order(self, symbol, order_id):
-        shard = self._shard(symbol)
-        with shard.lock:
-            return shard.book.order(order_id)
+        return self._read(symbol, OrderBook.order, order_id)
 
     def orders(self, symbol):
-        shard = self._shard(symbol)
-        with shard.lock:
-            return shard.book.orders()
+        return self._read(symbol, OrderBook.orders)
 
     def events(self, symbol, after_seq=0):
-        shard = self._shard(symbol)
+        return self._read(symbol, OrderBook.events, after_seq)
+
+
+class PublishingEngine(ShardedEngine):
+    """The sharded engine's writers, publishing after each update that changed the book.
+
+    The base of ``hybrid`` and ``rcu``: ``_publish(shard, events)`` runs under the
+    symbol's lock, after the update, whenever the update emitted events (a command
+    changes the book exactly when it emits events), and stores what readers read.
+    """
+
+    def _update(self, shard, fn, args: tuple):
         with shard.lock:
-            return shard.book.events(after_seq)
+            if self.on_step is not None:
+                self.on_step("locked", None)
+            result = fn(*args)
+            if result.events:
+                self._publish(shard, result.events)
+            return result
+
+    def _publish(self, shard, events: tuple) -> None:
+        raise NotImplementedError
