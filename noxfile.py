@@ -155,6 +155,17 @@ def harness_report(session: nox.Session) -> None:
                 "--readme", "benchmarks/README.md")
 
 
+@nox.session(name="lint", python=PYTHON_NOGIL)
+def lint(session: nox.Session) -> None:
+    """ruff check (the rule set and its reasons are in pyproject.toml; no reformatting) and mypy on the
+    public API (the modules listed under [tool.mypy] there, with the _atomics stub)."""
+    session.install("-e", ".")
+    session.install("ruff>=0.6")
+    session.install("--only-binary=:all:", "mypy>=1.11")  # mypy 2 needs ast-serialize, which has no 3.13t wheel
+    session.run("ruff", "check", ".")
+    session.run("mypy")
+
+
 # ---- on demand: not in nox.options.sessions, not in .ci/run ---------------------------------------
 
 TOOLS = ["pytest>=8", "pytest-timeout>=2.3", "sortedcontainers>=2.4", "setuptools>=74"]
@@ -223,17 +234,6 @@ def tsan(session: nox.Session) -> None:
         session.run(vpy, "scripts/tsan_report.py", str(work), "--", vpy, "-m", "pytest", "-q", "-m", "not slow",
                     "-p", "no:cacheprovider", *(session.posargs or TSAN_TESTS), external=True,
                     env={"TSAN_OPTIONS": options, "PYTHONDONTWRITEBYTECODE": "1"})
-
-
-@nox.session(name="lint", python=PYTHON_NOGIL)
-def lint(session: nox.Session) -> None:
-    """ruff check (the rule set and its reasons are in pyproject.toml; no reformatting) and mypy on the
-    public API (the modules listed under [tool.mypy] there, with the _atomics stub)."""
-    session.install("-e", ".")
-    session.install("ruff>=0.6")
-    session.install("--only-binary=:all:", "mypy>=1.11")  # mypy 2 needs ast-serialize, which has no 3.13t wheel
-    session.run("ruff", "check", ".")
-    session.run("mypy")
 
 
 nox.options.sessions = ["lint", "nogil", "nogil-with-gil", "gil"]
