@@ -231,9 +231,24 @@ def tsan(session: nox.Session) -> None:
         session.run(vpy, "-c", "import freeorder._atomics as m, sys; assert m.__file__.startswith(sys.argv[1]), m.__file__",
                     str(tree), external=True)
         # runs pytest, then summarises the reports; fails on a failed test or any report
+        # ThreadSanitizer slows everything 5-15x: ten times the usual test and join time limits
         session.run(vpy, "scripts/tsan_report.py", str(work), "--", vpy, "-m", "pytest", "-q", "-m", "not slow",
-                    "-p", "no:cacheprovider", *(session.posargs or TSAN_TESTS), external=True,
-                    env={"TSAN_OPTIONS": options, "PYTHONDONTWRITEBYTECODE": "1"})
+                    "-p", "no:cacheprovider", "--timeout=1200", *(session.posargs or TSAN_TESTS), external=True,
+                    env={"TSAN_OPTIONS": options, "PYTHONDONTWRITEBYTECODE": "1", "FREEORDER_JOIN_TIMEOUT": "1200"})
+
+
+@nox.session(name="mutants", python=PYTHON_NOGIL)
+def mutants(session: nox.Session) -> None:
+    """The mutation catalogue (on demand: ``nox -s mutants``; ``-- ID ...`` for some of them).
+
+    Copies the working tree to .nox/mutants/tree, then mutants/run.py applies each mutant of
+    mutants/catalogue.py there in turn, runs its covering tests up to 3 times (killed: failed all 3)
+    and writes mutants/report.md with the score over the non-equivalent mutants.
+    """
+    session.install(*TOOLS)
+    session.install("--only-binary=:all:", "hypothesis")
+    tree = copy_tree(session, Path(".nox/mutants/tree").resolve(), "python")
+    session.run("python", "mutants/run.py", str(tree), *session.posargs)
 
 
 nox.options.sessions = ["lint", "nogil", "nogil-with-gil", "gil"]

@@ -1,8 +1,10 @@
 """Helpers for real-thread tests: start together on a barrier, bounded joins."""
 
+import os
 import threading
 
-JOIN_TIMEOUT = 120
+# seconds; FREEORDER_JOIN_TIMEOUT raises it where everything runs slower (nox -s tsan)
+JOIN_TIMEOUT = float(os.environ.get("FREEORDER_JOIN_TIMEOUT", "120"))
 
 
 def run_threads(n, target, timeout=JOIN_TIMEOUT):

@@ -1,0 +1,141 @@
+"""Run the mutation catalogue (mutants/catalogue.py) in a copy of the tree and write the report.
+
+    python mutants/run.py TREE [--runs 3] [--report mutants/report.md] [--timeout 60] [ID ...]
+
+``TREE`` is a copy of the working tree with the extension built (``nox -s
+mutants`` makes one); this script only ever writes files inside it, and
+restores each mutated file before the next mutant. For each mutant: check
+its ``old`` snippet occurs exactly once, write the mutated file, run its
+covering tests (``pytest -x``, slow tests excluded) up to ``--runs`` times,
+stopping at the first passing run. Killed means every run failed; the score
+counts killed over non-equivalent mutants. Equivalent mutants run once, to
+confirm that they survive. First, each distinct test selection runs on the
+unmutated copy and must pass (else the report says so and the score is void).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from mutants.catalogue import MUTANTS, Mutant  # noqa: E402
+
+
+def pytest_run(tree: Path, tests: tuple, timeout: float) -> tuple[int, float, str]:
+    """(exit status, seconds, last lines of output) of one run of ``tests`` in ``tree``."""
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-m", "not slow", "-p", "no:cacheprovider",
+               f"--timeout={timeout:g}", *tests]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(tree))
+    started = time.monotonic()
+    try:
+        out = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True,
+                             timeout=max(600.0, 20 * timeout))
+        status, text = out.returncode, out.stdout + out.stderr
+    except subprocess.TimeoutExpired as exc:
+        status, text = -1, f"the whole run exceeded {exc.timeout:g} s"
+    return status, time.monotonic() - started, "\n".join(text.strip().splitlines()[-3:])
+
+
+def apply(tree: Path, mutant: Mutant) -> str:
+    """Write the mutated file into ``tree``; returns the original text."""
+    path = tree / mutant.file
+    original = path.read_text()
+    count = original.count(mutant.old)
+    if count != 1:
+        raise ValueError(f"mutant {mutant.id}: its old snippet occurs {count} times in {mutant.file} "
+                         "(the catalogue is stale: update the snippet)")
+    path.write_text(original.replace(mutant.old, mutant.new))
+    return original
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tree", type=Path)
+    parser.add_argument("ids", nargs="*", help="only these mutants")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=60.0, help="pytest-timeout per test, seconds")
+    parser.add_argument("--report", type=Path, default=Path("mutants/report.md"))
+    args = parser.parse_args(argv)
+    tree = args.tree.resolve()
+    chosen = [m for m in MUTANTS if not args.ids or m.id in args.ids]
+    unknown = set(args.ids) - {m.id for m in MUTANTS}
+    if unknown:
+        parser.error(f"unknown mutant ids: {', '.join(sorted(unknown))}")
+    where = subprocess.run([sys.executable, "-c", "import freeorder; print(freeorder.__file__)"], cwd=tree,
+                           env=dict(os.environ, PYTHONPATH=str(tree)), capture_output=True, text=True).stdout.strip()
+    if not where.startswith(str(tree)):
+        parser.error(f"freeorder imports from {where or 'nowhere'}, not from the copy {tree}")
+    started = time.monotonic()
+    baseline = {}
+    for tests in dict.fromkeys(m.tests for m in chosen):
+        status, seconds, tail = pytest_run(tree, tests, args.timeout)
+        baseline[tests] = (status, seconds)
+        print(f"baseline {' '.join(tests)}: {'passes' if status == 0 else 'FAILS'} ({seconds:.0f} s)", flush=True)
+        if status != 0:
+            print(tail, flush=True)
+    rows = []
+    for mutant in chosen:
+        original = apply(tree, mutant)
+        try:
+            runs = 1 if mutant.equivalent else args.runs
+            failures, seconds, tail = 0, 0.0, ""
+            for _ in range(runs):
+                status, took, tail = pytest_run(tree, mutant.tests, args.timeout)
+                seconds += took
+                if status == 0:
+                    break
+                failures += 1
+        finally:
+            (tree / mutant.file).write_text(original)
+        killed = failures == runs
+        verdict = f"killed ({failures}/{runs})" if killed else ("survived" if failures == 0 else f"flaky ({failures}/{runs})")
+        rows.append((mutant, killed, verdict, seconds))
+        print(f"{mutant.id}: {verdict} in {seconds:.0f} s" + ("" if killed else f"\n    {tail}"), flush=True)
+    write_report(args.report, rows, baseline, time.monotonic() - started, args.runs, args.ids)
+    real = [r for r in rows if not r[0].equivalent]
+    killed = sum(1 for r in real if r[1])
+    print(f"score: {killed}/{len(real)} non-equivalent mutants killed; report: {args.report}")
+    return 0 if all(status == 0 for status, _ in baseline.values()) else 1
+
+
+def write_report(path: Path, rows, baseline, elapsed: float, runs: int, ids) -> None:
+    real = [r for r in rows if not r[0].equivalent]
+    killed = sum(1 for r in real if r[1])
+    score = 100.0 * killed / len(real) if real else 0.0
+    broken = [tests for tests, (status, _) in baseline.items() if status != 0]
+    lines = [
+        "# Mutation report",
+        "",
+        f"`nox -s mutants{' -- ' + ' '.join(ids) if ids else ''}` ({time.strftime('%Y-%m-%d %H:%M')} UTC, "
+        f"{elapsed / 60:.0f} min): **{killed} of {len(real)} non-equivalent mutants killed ({score:.0f}%)**; "
+        f"killed means the covering tests failed in {runs} runs of {runs}. "
+        f"{len(rows) - len(real)} equivalent mutants are listed apart.",
+        "",
+    ]
+    if broken:
+        lines += ["**The unmutated tree fails these test selections, so the score is void:** "
+                  + "; ".join(" ".join(t) for t in broken), ""]
+    lines += ["| mutant | file | kind | planted bug | result | seconds |", "|---|---|---|---|---|---|"]
+    for mutant, _, verdict, seconds in rows:
+        if not mutant.equivalent:
+            lines.append(f"| {mutant.id} | {mutant.file.removeprefix('freeorder/')} | {mutant.kind} | "
+                         f"{mutant.what} | {verdict} | {seconds:.0f} |")
+    lines += ["", "## Equivalent mutants", ""]
+    for mutant, _, verdict, _ in rows:
+        if mutant.equivalent:
+            lines.append(f"- **{mutant.id}** ({mutant.what}; {verdict}): {mutant.equivalent}")
+    survivors = [r for r in real if not r[1]]
+    if survivors:
+        lines += ["", "## Survivors", ""]
+        lines += [f"- **{m.id}**: {m.what} (tests: `{' '.join(m.tests)}`)" for m, *_ in survivors]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
