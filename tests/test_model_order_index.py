@@ -20,8 +20,8 @@ from freeorder import verify
 from freeorder.lockfree import OrderIndex
 from freeorder.lockfree.arena import MARK
 from freeorder.verify.specs import OrderIndexModel
-from modelutil import StepHistory
-from test_verify_structures import RECLAIMERS, reclaimer, spawn
+from modelutil import keyed_race_body
+from test_verify_structures import RECLAIMERS
 
 pytestmark = pytest.mark.thread_unsafe(reason="the model checker switches the global atomics backend")
 
@@ -45,27 +45,16 @@ class MarkIgnored:
 
 
 def index_body(name, racers, broken=False):
-    """Thread 0 inserts ids 1 and 3, runs ``racers`` (each given the index and the history) on
-    threads of their own, then reads every id; the whole history must linearize."""
+    """Thread 0 inserts ids 1 and 3 (one bucket), runs ``racers`` on threads of their own, then
+    reads every id; the whole history must linearize."""
 
-    def body():
-        rec = reclaimer(name)
+    def make(rec):
         index = OrderIndex(max_capacity=8, buckets=1, reclaimer=rec, sanitize=True)
         if broken:
             index._next = MarkIgnored(index._next)
-        h = StepHistory()
-        h.record(0, "insert", index.insert, 1, "a")
-        h.record(0, "insert", index.insert, 3, "c")
-        threads = [spawn(rec, lambda op=op, i=i: op(index, h, i + 1)) for i, op in enumerate(racers)]
-        for t in threads:
-            t.join()
-        for key in (1, 2, 3):
-            h.record(0, "get", index.get, key)
-        h.check(OrderIndexModel())
-        index.audit()
-        assert index.arena.violations == []
+        return index
 
-    return body
+    return keyed_race_body(name, make, racers, OrderIndexModel())
 
 
 def insert(key, payload):

@@ -19,8 +19,8 @@ from freeorder import verify
 from freeorder.lockfree import SkipListMap
 from freeorder.lockfree import skiplist as skiplist_module
 from freeorder.verify.specs import SkipListMapModel
-from modelutil import StepHistory
-from test_verify_structures import RECLAIMERS, reclaimer, spawn
+from modelutil import keyed_race_body
+from test_verify_structures import RECLAIMERS
 
 pytestmark = pytest.mark.thread_unsafe(reason="the model checker switches the global atomics backend")
 
@@ -53,28 +53,19 @@ class NoMark:
 
 
 def map_body(name, heights, racers, broken=False):
-    """Thread 0 builds {1: 'a', 3: 'c'}, runs ``racers`` (each given the map and the history) on
-    threads of their own, then reads every key; the whole history must linearize."""
+    """Thread 0 builds {1: 'a', 3: 'c'} (1 tall, 3 short; a racer's insert of 2 tall), runs
+    ``racers`` on threads of their own, then reads every key; the whole history must linearize."""
 
-    def body():
-        heights[:] = [TALL, SHORT, TALL]  # 1 tall, 3 short, 2 tall
-        rec = reclaimer(name)
+    def make(rec):
         m = SkipListMap(max_capacity=8, reclaimer=rec, max_height=2, sanitize=True)
         if broken:
             m._nexts = tuple(NoMark(nl) for nl in m._nexts)
-        h = StepHistory()
-        h.record(0, "insert", m.insert, 1, "a")
-        h.record(0, "insert", m.insert, 3, "c")
-        threads = [spawn(rec, lambda i=i, op=op: op(m, h, i + 1)) for i, op in enumerate(racers)]
-        for t in threads:
-            t.join()
-        for key in (1, 2, 3):
-            h.record(0, "get", m.get, key)
-        h.check(SkipListMapModel())
-        m.audit()
-        assert m.arena.violations == []
+        return m
 
-    return body
+    def before():
+        heights[:] = [TALL, SHORT, TALL]
+
+    return keyed_race_body(name, make, racers, SkipListMapModel(), before)
 
 
 def insert_2(m, h, thread):
