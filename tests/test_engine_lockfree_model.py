@@ -42,8 +42,9 @@ heuristic, bounded, so either outcome of the wait is a schedule and one load rea
 a spin threshold of ``SPIN`` (the planner loads one level's cell three times in a row, which
 the default threshold of 2 takes for a spin and switches away from for free); the setup and
 the final checks run on a plain thread (``off_model``), so their few hundred operations are
-not scheduling points; and the structures are built small (``SMALL``). Plain dicts (``records``, the archive, the level cache) are invisible to
-the checker: their accesses run atomically with the preceding atomic operation.
+not scheduling points; and the structures are built small (``SMALL``). Plain dicts
+(``records``, the archive, the level cache) are invisible to the checker: their accesses run
+atomically with the thread's preceding atomic operation.
 
 A broken variant must be caught: a book whose ``applying`` never runs ahead of the header
 (completion without the announce) lets the reader's depth see a half-applied command.
