@@ -288,34 +288,24 @@ def wait_until(predicate, what):
 
 
 @pytest.mark.thread_unsafe(reason="starts its own threads")
-def test_rwlock_admits_waiting_readers_before_the_next_writer():
-    """Phase fairness: a writer leaving lets in the readers that waited, ahead of a waiting writer,
-    and a waiting writer keeps new readers out (neither side starves)."""
+def test_rwlock_writer_waits_for_the_readers_inside_and_keeps_new_ones_out():
+    """A writer takes the gate and sleeps until the reader inside leaves; a reader arriving
+    meanwhile waits behind it, and the last reader out wakes the writer (no lost wake-up)."""
     lock = RWLock()
     order = []
-    lock.lock_write()
-    reader = threading.Thread(target=lambda: (lock.lock_read(), order.append("reader"), lock.unlock_read()))
-    writer = threading.Thread(target=lambda: (lock.lock_write(), order.append("writer"), lock.unlock_write()))
-    reader.start()
-    wait_until(lambda: lock._waiting_readers == 1, "the reader waits")
-    writer.start()
-    wait_until(lambda: lock._waiting_writers == 1, "the writer waits")
-    lock.unlock_write()
-    reader.join(10)
-    writer.join(10)
-    assert order == ["reader", "writer"]
-    # a waiting writer goes before readers that arrive after it
     lock.lock_read()
-    writer = threading.Thread(target=lambda: (lock.lock_write(), order.append("writer 2"), lock.unlock_write()))
+    writer = threading.Thread(target=lambda: (lock.lock_write(), order.append("writer"), lock.unlock_write()))
     writer.start()
-    wait_until(lambda: lock._waiting_writers == 1, "the second writer waits")
+    wait_until(lambda: lock._waiting.load() == 1, "the writer sleeps until the reader is out")
     late = threading.Thread(target=lambda: (lock.lock_read(), order.append("late reader"), lock.unlock_read()))
     late.start()
-    wait_until(lambda: lock._waiting_readers == 1, "the late reader waits")
+    wait_until(lambda: late.is_alive(), "the late reader started")
+    order.append("first reader leaves")
     lock.unlock_read()
     writer.join(10)
     late.join(10)
-    assert order[2:] == ["writer 2", "late reader"]
+    assert order == ["first reader leaves", "writer", "late reader"]
+    assert lock._readers.load() == 0 and lock._waiting.load() == 0
 
 
 def test_rwlock_engine_takes_any_lock_with_the_four_methods():
