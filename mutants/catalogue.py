@@ -30,20 +30,21 @@ HAZARD = "freeorder/reclaim/hazard.py"
 REGISTRY = "freeorder/reclaim/registry.py"
 
 # covering tests, by what they exercise (fast ones first: pytest -x stops at the first failure)
-T_ARENA = ["tests/test_model_arena.py", "tests/test_stack_queue.py", "tests/test_model_counted.py"]
+COUNTED = ["tests/test_model_counted.py::test_counted_stack_every_schedule",
+           "tests/test_model_counted.py::test_counted_queue_every_schedule"]
+GUARDED = ["tests/test_model_counted.py::test_guarded_two_threads_every_schedule"]
+T_ARENA = ["tests/test_model_arena.py", "tests/test_stack_queue.py", *COUNTED]
 T_ARENA_FULL = ["tests/test_stack_queue.py", "tests/test_reclaim.py", "tests/test_no_failure_under_load.py",
                 "tests/test_model_arena.py"]
-T_STACK = ["tests/test_stack_queue.py", "-k", "stack or Stack", "tests/test_model_counted.py",
-           "tests/test_verify_structures.py"]
-T_STACK_COUNTED = ["tests/test_model_counted.py", "-k", "stack", "tests/test_stack_queue.py"]
-T_QUEUE = ["tests/test_stack_queue.py", "tests/test_model_counted.py", "tests/test_freeze_helping.py",
-           "tests/test_verify_structures.py", "-k", "queue or Queue or enqueue"]
+T_STACK = ["tests/test_stack_queue.py", *COUNTED, *GUARDED, "-k", "stack or Stack"]
+T_STACK_COUNTED = [*COUNTED, "tests/test_stack_queue.py"]
+T_QUEUE = ["tests/test_freeze_helping.py", "tests/test_stack_queue.py", *COUNTED, *GUARDED,
+           "-k", "queue or Queue or enqueue or dequeue"]
 T_SKIP = ["tests/test_skiplist.py", "tests/test_model_skiplist.py"]
 T_INDEX = ["tests/test_order_index.py", "tests/test_model_order_index.py"]
-T_SEQ = ["tests/test_seqlock.py", "tests/test_verify_structures.py", "-k", "seqlock or SeqLock"]
-T_LOG = ["tests/test_command_log.py", "tests/test_freeze_helping.py", "-m", "not slow"]
-T_RECLAIM = ["tests/test_reclaim.py", "tests/test_verify_structures.py", "tests/test_model_skiplist.py",
-             "-k", "not bound"]
+T_SEQ = ["tests/test_seqlock.py", "tests/test_verify_structures.py::test_seqlock_every_schedule"]
+T_LOG = ["tests/test_command_log.py", "tests/test_freeze_helping.py"]
+T_RECLAIM = ["tests/test_reclaim.py", *GUARDED, "tests/test_model_skiplist.py"]
 T_REGISTRY = ["tests/test_model_arena.py", "tests/test_reclaim.py"]
 
 

@@ -1,6 +1,6 @@
 """Run the mutation catalogue (mutants/catalogue.py) in a copy of the tree and write the report.
 
-    python mutants/run.py TREE [--runs 3] [--report mutants/report.md] [--timeout 60] [ID ...]
+    python mutants/run.py TREE [--runs 3] [--report mutants/report.md] [--timeout 180] [ID ...]
 
 ``TREE`` is a copy of the working tree with the extension built (``nox -s
 mutants`` makes one); this script only ever writes files inside it, and
@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("tree", type=Path)
     parser.add_argument("ids", nargs="*", help="only these mutants")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=60.0, help="pytest-timeout per test, seconds")
+    parser.add_argument("--timeout", type=float, default=180.0, help="pytest-timeout per test, seconds")
     parser.add_argument("--report", type=Path, default=Path("mutants/report.md"))
     args = parser.parse_args(argv)
     tree = args.tree.resolve()

@@ -1,5 +1,6 @@
 """The counted-pointer schemes (no reclaimer: a slot is freed, and reused, the moment it leaves)
-of the Treiber stack and the MS queue under the model checker. Each execution's history, stamped
+of the Treiber stack and the MS queue under the model checker (and, at the end, a lighter
+two-thread check of both under the epoch and hazard reclaimers, sanitizer on). Each execution's history, stamped
 in model-step order, must be linearizable. The sanitizer is off: it would route allocation and
 free through its checked versions, and these tests are for the hot paths' inline ones.
 
@@ -15,6 +16,7 @@ from freeorder.lockfree import MSQueue, TreiberStack
 from freeorder.lockfree import treiber as treiber_module
 from freeorder.verify import QueueModel, StackModel
 from modelutil import StepHistory
+from test_verify_structures import reclaimer, spawn
 
 pytestmark = pytest.mark.thread_unsafe(reason="the model checker switches the global atomics backend")
 
@@ -97,3 +99,55 @@ def test_the_check_sees_a_counted_stack_without_versions(monkeypatch):
     monkeypatch.setattr(treiber_module, "VERSION_ONE", 0)  # the hot path's copy of "add one version"
     with pytest.raises(verify.ModelFailure):
         verify.model(stack_body(), max_preemptions=2)
+
+
+# ---- the same structures under a reclaimer: two threads, the sanitizer on ---------------------
+
+
+def guarded_stack_body(name):
+    """Thread 1 pops; thread 2 pops and pushes (its slot may be one thread 1 still reads)."""
+
+    def body():
+        rec = reclaimer(name)
+        s = TreiberStack(max_capacity=8, reclaimer=rec, sanitize=True)
+        h = StepHistory()
+        for item in ("b", "a"):
+            h.record(0, "push", s.push, item)
+        threads = [spawn(rec, lambda: h.record(1, "pop", lambda: s.pop(None))),
+                   spawn(rec, lambda: (h.record(2, "pop", lambda: s.pop(None)), h.record(2, "push", s.push, "x")))]
+        for t in threads:
+            t.join()
+        for _ in range(2):
+            h.record(0, "pop", lambda: s.pop(None))
+        h.check(StackModel())
+        assert s.arena.violations == []
+
+    return body
+
+
+def guarded_queue_body(name):
+    """Thread 1 dequeues; thread 2 enqueues and dequeues."""
+
+    def body():
+        rec = reclaimer(name)
+        q = MSQueue(max_capacity=8, reclaimer=rec, sanitize=True)
+        h = StepHistory()
+        h.record(0, "enqueue", q.enqueue, 1)
+        threads = [spawn(rec, lambda: h.record(1, "dequeue", lambda: q.dequeue(None))),
+                   spawn(rec, lambda: (h.record(2, "enqueue", q.enqueue, 2),
+                                       h.record(2, "dequeue", lambda: q.dequeue(None))))]
+        for t in threads:
+            t.join()
+        h.record(0, "dequeue", lambda: q.dequeue(None))
+        h.check(QueueModel())
+        q.audit()
+        assert q.arena.violations == []
+
+    return body
+
+
+@pytest.mark.parametrize("name", ["epoch", "hazard"])
+@pytest.mark.parametrize("make", [guarded_stack_body, guarded_queue_body])
+def test_guarded_two_threads_every_schedule(make, name):
+    report = verify.model(make(name), max_preemptions=2)
+    assert report.complete and report.executions > 1
