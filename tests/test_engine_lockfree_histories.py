@@ -1,11 +1,11 @@
 """LockFreeEngine over many small recorded histories, each checked for linearizability.
 
-``stress.histories``: a fresh engine with one symbol per history, about 100 operations
+``freeorder.stress.histories``: a fresh engine with one symbol per history, about 100 operations
 (submits, cancels, modifies, ``best``, ``depth``) on 2 or 8 threads in turn, each history
 with its own seed, checked against the reference book (``OrderBookModel``). The default run
 checks 50 histories; ``slow`` checks 1,000 (``freeorder stress engine --histories 1000``
 does the same from the command line). GC: ``check_histories`` disables the cyclic collector
-while it runs and collects every 100 histories (see ``stress.histories``).
+while it runs and collects every 100 histories (see ``freeorder.stress.histories``).
 """
 
 from __future__ import annotations
