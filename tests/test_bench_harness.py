@@ -211,7 +211,7 @@ def test_command_line_quick_run_writes_json_and_report(tmp_path):
     assert len(data["runs"]) == 2 * 3 * 2 and len(data["stall"]) == 3
     assert "read-heavy, rcu: writer with 1 reader" in done.stdout
     text = (tmp_path / "report.md").read_text()
-    assert "### Targets" in text and "### The seed's §11 comparison, measured" in text
+    assert "### Targets" in text and "### The design document's §11 comparison, measured" in text
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- harness:begin -->\n<!-- harness:end -->\n")
     again = subprocess.run([sys.executable, "-m", "freeorder", "bench", "--report-only", "--out", str(tmp_path),

@@ -255,7 +255,7 @@ def s11_table(results: dict, lab: str = "nogil") -> str:
         "commands/s of all threads.",
         "",
         "| approach (engine) | read latency | write latency | contended, 2 thr | contended, 8 thr "
-        "| multi-symbol, 2 thr | multi-symbol, 8 thr | the seed claims: read | write | best for |",
+        "| multi-symbol, 2 thr | multi-symbol, 8 thr | the design document claims: read | write | its \"best for\" |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = [(a, e, r, w, b) for a, e, r, w, b in SEED_S11]
@@ -309,7 +309,7 @@ def throughput_table(results: dict, workload: str, lab: str = "nogil") -> str:
 
 
 def seed_s9_table(results: dict, lab: str = "nogil") -> str:
-    """Time per batch (every thread adding its 1,000 orders), beside the seed's expected results."""
+    """Time per batch (every thread adding its 1,000 orders), beside the design document's "expected results"."""
     main = results.get(lab)
     if not main:
         return f"(no {LABELS.get(lab, lab)} results)"
@@ -323,7 +323,7 @@ def seed_s9_table(results: dict, lab: str = "nogil") -> str:
             r = run(main, "seed-s9", engine, t)
             cells.append(f"{r['wall_s'] * 1e6:,.0f}" if r else "–")
         lines.append(f"| {engine} | " + " | ".join(cells) + " |")
-    for k, name in ((0, "the seed claims: RwLock"), (1, "the seed claims: LockFree")):
+    for k, name in ((0, "the design document claims: RwLock"), (1, "the design document claims: LockFree")):
         lines.append(f"| *{name}* | " + " | ".join(str(SEED_S9[t][k]) if t in SEED_S9 else "–" for t in threads)
                      + " |")
     return "\n".join(lines)
@@ -426,14 +426,14 @@ def markdown(results: dict, full: bool = True) -> str:
     sections = [
         "### Runs\n\n" + header(results),
         "### Targets\n\n" + targets_table(results),
-        "### The seed's §11 comparison, measured\n\n" + s11_table(results),
+        "### The design document's §11 comparison, measured\n\n" + s11_table(results),
     ]
     if "gil" in results:
         sections.append(s11_table(results, "gil"))
     first = next(iter(results.values()))
     for workload in workloads_of(first):
         if workload == "seed-s9":
-            sections.append("### The seed's §9 benchmark\n\n" + seed_s9_table(results))
+            sections.append("### The design document's §9 benchmark\n\n" + seed_s9_table(results))
         else:
             sections.append(f"### Throughput: `{workload}`\n\n" + throughput_table(results, workload))
     sections.append("### Stalled thread\n\n" + stall_table(results))
