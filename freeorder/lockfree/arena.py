@@ -148,7 +148,9 @@ class Arena:
             if hasattr(self, field):
                 raise ValueError(f"field name {field!r} clashes with an Arena attribute")
             setattr(self, field, atomic.AtomicIntArray(size, reserve=reserve))
-        self.payload: list = [None]                # grows with the slots handed out, not the capacity
+        # grows with the slots handed out, not the capacity. A plain list, except under the model
+        # checker, whose backend makes it a NonAtomicList (payloads are checked for data races)
+        self.payload: list = getattr(atomic.current_backend(), "NonAtomicList", list)([None])
         self._free_next = atomic.AtomicIntArray(size, reserve=reserve)
         self._free_head = atomic.AtomicInt(0)      # reference of the top free slot, or 0
         self._bump = atomic.AtomicInt(1)           # next never-used index

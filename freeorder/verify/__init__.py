@@ -1,7 +1,9 @@
 """freeorder.verify: tools that check concurrent code (tests, stress and benchmarks only).
 
 - ``model(body)``, ``spawn``, ``yield_point``: the model checker (``verify.model``);
-  importing this package registers the ``model`` atomics backend.
+  importing this package registers the ``model`` atomics backend. ``model(body,
+  memory="c11")`` explores the C11 memory model (``verify.c11``): stale loads,
+  release/acquire, fences, SEQ_CST, data races on arena payloads.
 - ``linearizability``: Wing–Gong/Lowe checker with P-compositional partitioning.
 - ``history``: records invocations/responses of real-thread runs.
 - ``freeze_test``: freezes one real thread mid-operation and checks the others still finish
@@ -31,7 +33,10 @@ from .linearizability import (
 )
 from .model import (
     ENV_MAX_PREEMPTIONS,
+    ENV_MAX_STALE,
+    ENV_MEMORY,
     ENV_REPLAY,
+    DataRace,
     JoinHandle,
     ModelError,
     ModelFailure,
@@ -67,7 +72,10 @@ __all__ = [
     "freeze_point",
     "freeze_test",
     "ENV_MAX_PREEMPTIONS",
+    "ENV_MAX_STALE",
+    "ENV_MEMORY",
     "ENV_REPLAY",
+    "DataRace",
     "JoinHandle",
     "ModelError",
     "ModelFailure",
