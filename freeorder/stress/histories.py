@@ -35,9 +35,10 @@ import time
 from freeorder.book import Instrument
 from freeorder.engines.workload import Command, OrderFlow
 from freeorder.verify import History, check_linearizable
-from freeorder.verify.specs import OrderBookModel, engine_input, engine_output
+from freeorder.verify.specs import OrderBookModel
 
 from .harness import run_counted
+from .linearizability import record_command
 
 SYMBOL = "AAA"
 READ_SHARE = 0.25
@@ -75,11 +76,7 @@ def _mixed_op(engine):
             command = Command("depth", SYMBOL, (rng.randint(1, 3),))
         else:
             command = flow.next()
-        token = h.call(thread, command.method, engine_input(command)[1:])
-        output = engine_output(engine, command)
-        h.ret(token, output)
-        if output[0] == "ok":
-            flow.observe(command, output[1])
+        record_command(h, thread, engine, command, flow)
 
     return op
 

@@ -103,14 +103,18 @@ def _engine(reclaimer, engine_class=LockFreeEngine):
         flow = flows.get(thread)
         if flow is None:
             flow = flows[thread] = OrderFlow(ENGINE_SYMBOLS, rng.randrange(1 << 30), spread=6, owners=3)
-        command = flow.next()
-        token = h.call(thread, command.method, engine_input(command)[1:])
-        output = engine_output(engine, command)
-        h.ret(token, output)
-        if output[0] == "ok":
-            flow.observe(command, output[1])
+        record_command(h, thread, engine, flow.next(), flow)
 
     return op, _EngineModelAdapter(OrderBookModel(instruments))
+
+
+def record_command(h, thread, engine, command, flow) -> None:
+    """Run one engine ``command`` as a recorded operation of ``thread``; ``flow`` learns its result."""
+    token = h.call(thread, command.method, engine_input(command)[1:])
+    output = engine_output(engine, command)
+    h.ret(token, output)
+    if output[0] == "ok":
+        flow.observe(command, output[1])
 
 
 class _EngineModelAdapter:
