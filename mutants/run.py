@@ -11,11 +11,16 @@ stopping at the first passing run. Killed means every run failed; the score
 counts killed over non-equivalent mutants. Equivalent mutants run once, to
 confirm that they survive. First, each distinct test selection runs on the
 unmutated copy and must pass (else the report says so and the score is void).
+
+Results are kept per mutant in ``mutants/results.json`` (beside the report):
+a run of some ids updates theirs and the report is rendered from all of them,
+each row saying when it was measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -96,14 +101,26 @@ def main(argv: list[str]) -> int:
         verdict = f"killed ({failures}/{runs})" if killed else ("survived" if failures == 0 else f"flaky ({failures}/{runs})")
         rows.append((mutant, killed, verdict, seconds))
         print(f"{mutant.id}: {verdict} in {seconds:.0f} s" + ("" if killed else f"\n    {tail}"), flush=True)
-    write_report(args.report, rows, baseline, time.monotonic() - started, args.runs, args.ids)
-    real = [r for r in rows if not r[0].equivalent]
+    results_path = args.report.with_suffix(".json")
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    when = time.strftime("%Y-%m-%d %H:%M")
+    for mutant, killed, verdict, seconds in rows:
+        results[mutant.id] = {"killed": killed, "verdict": verdict, "seconds": round(seconds), "when": when}
+    known = {m.id: m for m in MUTANTS}
+    results = {k: v for k, v in results.items() if k in known}
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    results_path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    merged = [(m, results[m.id]["killed"], results[m.id]["verdict"], results[m.id]["seconds"], results[m.id]["when"])
+              for m in MUTANTS if m.id in results]
+    write_report(args.report, merged, baseline, time.monotonic() - started, args.runs, args.ids)
+    real = [r for r in merged if not r[0].equivalent]
     killed = sum(1 for r in real if r[1])
     print(f"score: {killed}/{len(real)} non-equivalent mutants killed; report: {args.report}")
     return 0 if all(status == 0 for status, _ in baseline.values()) else 1
 
 
 def write_report(path: Path, rows, baseline, elapsed: float, runs: int, ids) -> None:
+    """``rows``: (mutant, killed, verdict, seconds, when measured) for every mutant with a result."""
     real = [r for r in rows if not r[0].equivalent]
     killed = sum(1 for r in real if r[1])
     score = 100.0 * killed / len(real) if real else 0.0
@@ -111,22 +128,23 @@ def write_report(path: Path, rows, baseline, elapsed: float, runs: int, ids) -> 
     lines = [
         "# Mutation report",
         "",
-        f"`nox -s mutants{' -- ' + ' '.join(ids) if ids else ''}` ({time.strftime('%Y-%m-%d %H:%M')} UTC, "
-        f"{elapsed / 60:.0f} min): **{killed} of {len(real)} non-equivalent mutants killed ({score:.0f}%)**; "
-        f"killed means the covering tests failed in {runs} runs of {runs}. "
-        f"{len(rows) - len(real)} equivalent mutants are listed apart.",
+        f"`nox -s mutants` (mutants/catalogue.py): **{killed} of {len(real)} non-equivalent mutants killed "
+        f"({score:.0f}%)**; killed means the covering tests failed in {runs} runs of {runs}. "
+        f"{len(rows) - len(real)} equivalent mutants are listed apart. Last run: "
+        f"`nox -s mutants{' -- ' + ' '.join(ids) if ids else ''}`, {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"{elapsed / 60:.0f} min; each row says when it was measured.",
         "",
     ]
     if broken:
-        lines += ["**The unmutated tree fails these test selections, so the score is void:** "
+        lines += ["**The unmutated tree fails these test selections, so the last run's rows are void:** "
                   + "; ".join(" ".join(t) for t in broken), ""]
-    lines += ["| mutant | file | kind | planted bug | result | seconds |", "|---|---|---|---|---|---|"]
-    for mutant, _, verdict, seconds in rows:
+    lines += ["| mutant | file | kind | planted bug | result | seconds | measured |", "|---|---|---|---|---|---|---|"]
+    for mutant, _, verdict, seconds, when in rows:
         if not mutant.equivalent:
             lines.append(f"| {mutant.id} | {mutant.file.removeprefix('freeorder/')} | {mutant.kind} | "
-                         f"{mutant.what} | {verdict} | {seconds:.0f} |")
+                         f"{mutant.what} | {verdict} | {seconds:.0f} | {when} |")
     lines += ["", "## Equivalent mutants", ""]
-    for mutant, _, verdict, _ in rows:
+    for mutant, _, verdict, _, _ in rows:
         if mutant.equivalent:
             lines.append(f"- **{mutant.id}** ({mutant.what}; {verdict}): {mutant.equivalent}")
     survivors = [r for r in real if not r[1]]

@@ -91,6 +91,44 @@ def test_the_check_sees_a_free_chain_without_its_aba_tag(small_caches):
         verify.model(arena_body(UntaggedArena), max_preemptions=2)
 
 
+def spilling_body():
+    """Two threads each take three slots, give them back (the third free spills one onto the
+    chain: both spill at once) and take three again: all six must still be there, once each."""
+
+    def body():
+        arena = Arena(SLOTS, initial_capacity=SLOTS)
+        live = set()
+
+        def churn():
+            taken = [arena.alloc() for _ in range(3)]
+            for ref in taken:
+                index = (ref >> INDEX_SHIFT) & INDEX_MASK
+                assert index not in live, f"slot {index} handed out twice"
+                live.add(index)
+            for ref in reversed(taken):
+                live.discard((ref >> INDEX_SHIFT) & INDEX_MASK)
+                arena.free(ref)
+            again = [arena.alloc() for _ in range(3)]  # ArenaExhausted if a spill lost a slot
+            for ref in again:
+                index = (ref >> INDEX_SHIFT) & INDEX_MASK
+                assert index not in live, f"slot {index} handed out twice"
+                live.add(index)
+
+        for ref in [arena.alloc() for _ in range(SLOTS)]:
+            arena.free(ref)
+        threads = [verify.spawn(churn), verify.spawn(churn)]
+        for t in threads:
+            t.join()
+        assert len(live) == SLOTS
+
+    return body
+
+
+def test_two_threads_spilling_at_once_lose_no_slot(small_caches):
+    report = verify.model(spilling_body(), max_preemptions=2)
+    assert report.complete and report.executions > 1
+
+
 class CheckThenStoreRegistry(ThreadRegistry):
     """Broken on purpose: a record is claimed by a load that saw it free, then a store."""
 
