@@ -165,13 +165,21 @@ def rss_kib() -> int:
 
 
 def memory_child(engine_name: str, n: int) -> None:
-    """In a fresh process: RSS growth (KiB) over n commands of one engine, printed."""
-    commands = flow_commands("AAA", 1, n)
+    """In a fresh process: RSS growth (KiB) over n commands of one engine, printed. The commands are
+    made as they go (the engine's own results give the flow its order ids: the same stream for both
+    engines, whose results are equal), so nothing else is allocated, freed and reused meanwhile."""
     gc.collect()
     engine_type = LockFreeEngine if engine_name == "lockfree" else ReferenceEngine
     engine = engine_type(instruments("AAA"), record_events=False)
+    flow = OrderFlow(["AAA"], 1)
     before = rss_kib()
-    run_commands(engine, commands)
+    for _ in range(n):
+        command = flow.next()
+        try:
+            result = command.run(engine)
+        except Exception:  # noqa: BLE001 - bad commands are part of the flow
+            continue
+        flow.observe(command, result)
     gc.collect()
     print(rss_kib() - before)
 
