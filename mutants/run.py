@@ -1,13 +1,13 @@
 """Run the mutation catalogue (mutants/catalogue.py) in a copy of the tree and write the report.
 
-    python mutants/run.py TREE [--runs 3] [--report mutants/report.md] [--timeout 180] [ID ...]
+    python mutants/run.py TREE [--runs 3] [--report mutants/report.md] [--timeout 90] [ID ...]
 
 ``TREE`` is a copy of the working tree with the extension built (``nox -s
 mutants`` makes one); this script only ever writes files inside it, and
 restores each mutated file before the next mutant. For each mutant: check
 its ``old`` snippet occurs exactly once, write the mutated file, run its
 covering tests (``pytest -x``, slow tests excluded) up to ``--runs`` times,
-stopping at the first passing run. Killed means every run failed; the score
+stopping at the first passing run (runs after a failure repeat the failed test). Killed means every run failed; the score
 counts killed over non-equivalent mutants. Equivalent mutants run once, to
 confirm that they survive. First, each distinct test selection runs on the
 unmutated copy and must pass (else the report says so and the score is void).
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,6 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mutants.catalogue import MUTANTS, Mutant  # noqa: E402
+
+
+FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?: - |$)", re.MULTILINE)
 
 
 def pytest_run(tree: Path, tests: tuple, timeout: float) -> tuple[int, float, str]:
@@ -43,7 +47,8 @@ def pytest_run(tree: Path, tests: tuple, timeout: float) -> tuple[int, float, st
         status, text = out.returncode, out.stdout + out.stderr
     except subprocess.TimeoutExpired as exc:
         status, text = -1, f"the whole run exceeded {exc.timeout:g} s"
-    return status, time.monotonic() - started, "\n".join(text.strip().splitlines()[-3:])
+    summary = [line for line in text.splitlines() if FAILED.match(line)]
+    return status, time.monotonic() - started, "\n".join(summary[:1] + text.strip().splitlines()[-2:])
 
 
 def apply(tree: Path, mutant: Mutant) -> str:
@@ -63,7 +68,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("tree", type=Path)
     parser.add_argument("ids", nargs="*", help="only these mutants")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=180.0, help="pytest-timeout per test, seconds")
+    parser.add_argument("--timeout", type=float, default=90.0, help="pytest-timeout per test, seconds")
     parser.add_argument("--report", type=Path, default=Path("mutants/report.md"))
     args = parser.parse_args(argv)
     tree = args.tree.resolve()
@@ -88,13 +93,16 @@ def main(argv: list[str]) -> int:
         original = apply(tree, mutant)
         try:
             runs = 1 if mutant.equivalent else args.runs
-            failures, seconds, tail = 0, 0.0, ""
+            failures, seconds, tail, tests = 0, 0.0, "", mutant.tests
             for _ in range(runs):
-                status, took, tail = pytest_run(tree, mutant.tests, args.timeout)
+                status, took, tail = pytest_run(tree, tests, args.timeout)
                 seconds += took
                 if status == 0:
                     break
                 failures += 1
+                # the next runs repeat the test that failed (the ones before it passed)
+                failed = FAILED.search(tail)
+                tests = (failed.group(1),) if failed else mutant.tests
         finally:
             (tree / mutant.file).write_text(original)
         killed = failures == runs
