@@ -32,9 +32,9 @@ class Settings:
     workloads: list[str] = field(default_factory=lambda: list(WORKLOADS))
     engines: list[str] | None = None  # None: every available engine
     threads: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
-    per_thread: int = 3000  # commands per writer thread (seed-s9: always 1,000)
-    repeat: int = 3  # untimed runs per combination (median)
-    cap_seconds: float = 5.0  # a run stops here even if its threads have commands left
+    per_thread: int = 1500  # commands per writer thread (seed-s9: always 1,000)
+    repeat: int = 2  # untimed runs per combination (median)
+    cap_seconds: float = 3.0  # a run stops here even if its threads have commands left
     gc: str = "raised"
     seed: int = 1
     stall: bool = True
