@@ -146,8 +146,30 @@ def guarded_queue_body(name):
     return body
 
 
+def guarded_dequeuers_body(name):
+    """Thread 1 dequeues; thread 2 dequeues twice and frees what it can (the node thread 1 may be
+    about to protect included)."""
+
+    def body():
+        rec = reclaimer(name)
+        q = MSQueue(max_capacity=8, reclaimer=rec, sanitize=True)
+        h = StepHistory()
+        for item in (1, 2):
+            h.record(0, "enqueue", q.enqueue, item)
+        threads = [spawn(rec, lambda: h.record(1, "dequeue", lambda: q.dequeue(None))),
+                   spawn(rec, lambda: ([h.record(2, "dequeue", lambda: q.dequeue(None)) for _ in range(2)],
+                                       rec.flush()))]
+        for t in threads:
+            t.join()
+        h.check(QueueModel())
+        q.audit()
+        assert q.arena.violations == []
+
+    return body
+
+
 @pytest.mark.parametrize("name", ["epoch", "hazard"])
-@pytest.mark.parametrize("make", [guarded_stack_body, guarded_queue_body])
+@pytest.mark.parametrize("make", [guarded_stack_body, guarded_queue_body, guarded_dequeuers_body])
 def test_guarded_two_threads_every_schedule(make, name):
     report = verify.model(make(name), max_preemptions=2)
     assert report.complete and report.executions > 1

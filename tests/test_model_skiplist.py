@@ -8,7 +8,8 @@ Scenarios, on a two-level list holding 1 (tall) and 3 (short):
 
 - an insert of 2 racing the removal of 1, its predecessor at both levels (Harris:
   the remover's marks must make the insert's link compare-exchange fail);
-- a replace of 1's value racing its removal (the dead bit orders them).
+- a replace of 1's value racing its removal (the dead bit orders them);
+- a get of 1 racing a replace of its value (the old value slot must outlive the reader).
 
 The same harness fails on a list whose removals never mark next pointers.
 """
@@ -80,9 +81,19 @@ def replace_1(m, h, thread):
     h.record(thread, "insert", m.insert, 1, "A")
 
 
+def get_1(m, h, thread):
+    h.record(thread, "get", m.get, 1)
+
+
+def replace_1_twice(m, h, thread):  # the second replace retires the first one's value slot
+    h.record(thread, "insert", m.insert, 1, "A")
+    h.record(thread, "insert", m.insert, 1, "B")
+
+
 # preemption bounds of the default run (hazard pointers triple the steps: two in the slow run)
 BOUNDS = {"epoch": 2, "hazard": 1, "none": 3}
-SCENARIOS = {"insert-after-removed-pred": [insert_2, pop_1], "replace-racing-remove": [replace_1, pop_1]}
+SCENARIOS = {"insert-after-removed-pred": [insert_2, pop_1], "replace-racing-remove": [replace_1, pop_1],
+             "get-racing-replace": [get_1, replace_1_twice]}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
