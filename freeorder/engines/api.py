@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..book.errors import InvalidOrderType, UnknownSymbol
+from ..book.errors import InvalidOrder, InvalidOrderType, UnknownSymbol
 from ..book.events import Event
 from ..book.instrument import Instrument
 from ..book.orders import OrderInfo, OrderType, SelfTradePrevention, Side, TimeInForce
@@ -43,7 +43,7 @@ from ..book.results import (
     SubmitResult,
 )
 
-__all__ = ["Engine", "lookup_symbol"]
+__all__ = ["Engine", "check_events_query", "lookup_symbol"]
 
 
 def lookup_symbol(per_symbol: dict, symbol):
@@ -56,6 +56,16 @@ def lookup_symbol(per_symbol: dict, symbol):
         raise UnknownSymbol("symbol", symbol, "no such instrument") from None
     except TypeError:  # unhashable
         raise InvalidOrderType("symbol", symbol, "expected a str") from None
+
+
+def check_events_query(recorded: bool, after_seq) -> None:
+    """The engine API's errors for ``events(symbol, after_seq)``: no event log kept, or a bad ``after_seq``."""
+    if not recorded:
+        raise InvalidOrder("record_events", False, "this book keeps no event log")
+    if type(after_seq) is not int:
+        raise InvalidOrderType("after_seq", after_seq, "expected an int")
+    if after_seq < 0:
+        raise InvalidOrder("after_seq", after_seq, "must be >= 0")
 
 
 @runtime_checkable

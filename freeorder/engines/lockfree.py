@@ -62,7 +62,7 @@ from ..book.instrument import Instrument
 from ..book.orders import Order, OrderType, SelfTradePrevention, Side, TimeInForce
 from ..book.results import BookSnapshot, Depth, LevelInfo, LevelOrders, Quote, RestingOrder
 from ..lockfree.command_log import CommandLog, Forgotten
-from .api import lookup_symbol
+from .api import check_events_query, lookup_symbol
 from .planner import Planner
 from .shared_book import SharedBook, StateMoved
 
@@ -364,12 +364,7 @@ class LockFreeEngine:
 
     def events(self, symbol, after_seq=0):
         book = lookup_symbol(self._books, symbol)
-        if book.events is None:
-            raise InvalidOrder("record_events", False, "this book keeps no event log")
-        if type(after_seq) is not int:
-            raise InvalidOrderType("after_seq", after_seq, "expected an int")
-        if after_seq < 0:
-            raise InvalidOrder("after_seq", after_seq, "must be >= 0")
+        check_events_query(book.events is not None, after_seq)
         events = book.events
         return self._read(book, lambda b, head: tuple(events[s] for s in range(after_seq + 1, head[1] + 1)))
 

@@ -19,35 +19,22 @@ plan may have read a half-changed state; its plan is discarded unused.
 
 from __future__ import annotations
 
+from ..book.book import (  # the reference book's constants: both match with the same objects
+    BUY, CANCEL_NEWEST, CANCEL_OLDEST, CANCELLED, EXPIRED, FILLED, FOK, GTC, NEW, ORDER_NOT_LIVE,
+    PARTIALLY_FILLED, REJECTED, SELL, STP_NONE, _tnew,
+)
 from ..book.errors import DuplicateClientId, UnknownOrder
 from ..book.events import Accepted, BookUpdate, Cancelled, CancelReason, Modified, Rejected, RejectReason, Trade
-from ..book.orders import OrderStatus, SelfTradePrevention, Side, TimeInForce
+from ..book.orders import (  # the order record's fields (see Order)
+    CANCELLED as CANCELLED_QTY, CLIENT_ID, FILLED as FILLED_QTY, ORDER_ID, OWNER, POST_ONLY, PRICE, PRIORITY,
+    QUANTITY, REMAINING, SIDE, STATUS, STP, TIME_IN_FORCE, OrderStatus, Side,
+)
 from ..book.results import CancelResult, MassCancelResult, ModifyResult, SubmitResult
 from freeorder import atomic
 
 from .shared_book import DEAD, SharedBook, SharedLevel
 
 __all__ = ["Plan", "Planner"]
-
-BUY = Side.BUY
-SELL = Side.SELL
-GTC = TimeInForce.GTC
-FOK = TimeInForce.FOK
-NEW = OrderStatus.NEW
-PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
-FILLED = OrderStatus.FILLED
-CANCELLED = OrderStatus.CANCELLED
-REJECTED = OrderStatus.REJECTED
-EXPIRED = OrderStatus.EXPIRED
-STP_NONE = SelfTradePrevention.NONE
-CANCEL_NEWEST = SelfTradePrevention.CANCEL_NEWEST
-CANCEL_OLDEST = SelfTradePrevention.CANCEL_OLDEST
-ORDER_NOT_LIVE = RejectReason.ORDER_NOT_LIVE
-_tnew = tuple.__new__
-
-# order record fields (see freeorder.book.orders.Order)
-(ORDER_ID, REMAINING, FILLED_QTY, STATUS, PRIORITY, PRICE, SIDE, OWNER, CLIENT_ID, STP, QUANTITY, CANCELLED_QTY,
- ORDER_TYPE, TIME_IN_FORCE, POST_ONLY) = range(15)  # fmt: skip
 
 
 class Plan:

@@ -70,6 +70,7 @@ from ..book.instrument import Instrument
 from ..book.orders import ORDER_ID, OWNER, PRICE, PRIORITY, REMAINING, SIDE, STATUS, Order, OrderStatus, Side
 from ..book.results import BookSnapshot, Depth, LevelInfo, LevelOrders, Quote, RestingOrder
 from ..reclaim import EpochCollector
+from .api import check_events_query
 from .sharded import PublishingEngine, _Shard
 
 __all__ = ["RcuEngine"]
@@ -247,12 +248,7 @@ class RcuEngine(PublishingEngine):
 
     def events(self, symbol, after_seq=0):
         shard = self._shard(symbol)
-        if shard.events is None:
-            raise InvalidOrder("record_events", False, "this book keeps no event log")
-        if type(after_seq) is not int:
-            raise InvalidOrderType("after_seq", after_seq, "expected an int")
-        if after_seq < 0:
-            raise InvalidOrder("after_seq", after_seq, "must be >= 0")
+        check_events_query(shard.events is not None, after_seq)
         return tuple(shard.events[after_seq:shard.version.snapshot.seq])
 
     def reclaimer_stats(self) -> dict[str, int]:
