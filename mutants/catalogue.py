@@ -96,8 +96,8 @@ MUTANTS = [
       equivalent="the loop condition re-checks: the next compare-exchange fails and returns the new capacity"),
     m("arena-steal-own-cache", ARENA,
       "            if slots is None or slots.cache is cache:", "            if slots is None:",
-      T_ARENA_FULL, "logic", "a full arena also steals from the thief's own cache",
-      equivalent="refill runs only once the thief's cache is empty: popping it raises IndexError at once"),
+      T_ARENA_FULL, "logic", "a full arena also steals from the thief's own cache (once it holds stolen "
+      "slots: pop then append, forever)"),
     m("arena-grow-before-reclaim", ARENA,
       "        if (self._take_chain(cache) or self._help_reclaim(cache) or self._take_fresh(cache)",
       "        if (self._take_chain(cache) or self._take_fresh(cache) or self._help_reclaim(cache)",

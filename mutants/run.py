@@ -35,15 +35,18 @@ from mutants.catalogue import MUTANTS, Mutant  # noqa: E402
 FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?: - |$)", re.MULTILINE)
 
 
-def pytest_run(tree: Path, tests: tuple, timeout: float) -> tuple[int, float, str]:
-    """(exit status, seconds, last lines of output) of one run of ``tests`` in ``tree``."""
+def pytest_run(tree: Path, tests: tuple, timeout: float, limit: float = 1800.0) -> tuple[int, float, str]:
+    """(exit status, seconds, last lines of output) of one run of ``tests`` in ``tree``.
+
+    A test past ``timeout`` ends the whole run (pytest-timeout's thread method: a mutant that
+    livelocks a worker thread would otherwise keep the interpreter from exiting); the run as a
+    whole is stopped after ``limit`` seconds."""
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-m", "not slow", "-p", "no:cacheprovider",
-               f"--timeout={timeout:g}", *tests]
+               f"--timeout={timeout:g}", "--timeout-method=thread", *tests]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(tree))
     started = time.monotonic()
     try:
-        out = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True,
-                             timeout=max(600.0, 20 * timeout))
+        out = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=limit)
         status, text = out.returncode, out.stdout + out.stderr
     except subprocess.TimeoutExpired as exc:
         status, text = -1, f"the whole run exceeded {exc.timeout:g} s"
@@ -94,8 +97,9 @@ def main(argv: list[str]) -> int:
         try:
             runs = 1 if mutant.equivalent else args.runs
             failures, seconds, tail, tests = 0, 0.0, "", mutant.tests
+            limit = 3 * baseline[mutant.tests][1] + 300  # a run past it counts as failing (a livelock)
             for _ in range(runs):
-                status, took, tail = pytest_run(tree, tests, args.timeout)
+                status, took, tail = pytest_run(tree, tests, args.timeout, limit)
                 seconds += took
                 if status == 0:
                     break
