@@ -111,12 +111,22 @@ def main(argv: list[str]) -> int:
             (tree / mutant.file).write_text(original)
         killed = failures == runs
         verdict = f"killed ({failures}/{runs})" if killed else ("survived" if failures == 0 else f"flaky ({failures}/{runs})")
-        rows.append((mutant, killed, verdict, seconds))
+        rows.append((mutant, killed, verdict, seconds, time.strftime("%Y-%m-%d %H:%M")))
         print(f"{mutant.id}: {verdict} in {seconds:.0f} s" + ("" if killed else f"\n    {tail}"), flush=True)
+        save(args, rows, baseline, started)
+    merged = save(args, rows, baseline, started)
+    real = [r for r in merged if not r[0].equivalent]
+    killed = sum(1 for r in real if r[1])
+    print(f"score: {killed}/{len(real)} non-equivalent mutants killed; report: {args.report}")
+    return 0 if all(status == 0 for status, _ in baseline.values()) else 1
+
+
+def save(args, rows, baseline, started: float) -> list:
+    """Merge ``rows`` into mutants/results.json and rewrite the report (after every mutant, so an
+    interrupted run keeps what it measured); returns the merged rows."""
     results_path = args.report.with_suffix(".json")
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    when = time.strftime("%Y-%m-%d %H:%M")
-    for mutant, killed, verdict, seconds in rows:
+    for mutant, killed, verdict, seconds, when in rows:
         results[mutant.id] = {"killed": killed, "verdict": verdict, "seconds": round(seconds), "when": when}
     known = {m.id: m for m in MUTANTS}
     results = {k: v for k, v in results.items() if k in known}
@@ -125,10 +135,7 @@ def main(argv: list[str]) -> int:
     merged = [(m, results[m.id]["killed"], results[m.id]["verdict"], results[m.id]["seconds"], results[m.id]["when"])
               for m in MUTANTS if m.id in results]
     write_report(args.report, merged, baseline, time.monotonic() - started, args.runs, args.ids)
-    real = [r for r in merged if not r[0].equivalent]
-    killed = sum(1 for r in real if r[1])
-    print(f"score: {killed}/{len(real)} non-equivalent mutants killed; report: {args.report}")
-    return 0 if all(status == 0 for status, _ in baseline.values()) else 1
+    return merged
 
 
 def write_report(path: Path, rows, baseline, elapsed: float, runs: int, ids) -> None:
