@@ -48,7 +48,11 @@ The rules, with the C11 clause each implements:
   (LLVM's ``undef``): using it (comparing, hashing, truth-testing, arithmetic)
   raises ``DataRace``; code that throws it away (a speculative read that a
   compare-exchange then invalidates, as Michael and Scott's dequeue does) is
-  fine, as it is in Python, where a list item read is atomic.
+  fine, as it is in Python, where a list item read is atomic. A write after
+  an unordered read is C11's other data race; in Python it can only matter
+  if the read could return the later write (load buffering, which the model
+  does not produce), so it is reported only with ``strict_races=True``
+  (which fails speculative reads too).
 
 Where the model differs from C11 (each difference makes it explore fewer
 executions than C11 allows, never more):
@@ -148,8 +152,9 @@ class ThreadMem:
 class Memory:
     """The C11 state of one execution: S, the SEQ_CST fences, the threads' views."""
 
-    def __init__(self, history: int = HISTORY):
+    def __init__(self, history: int = HISTORY, strict_races: bool = False):
         self.history = history
+        self.strict_races = strict_races
         self.sc_count = 0  # operations in S so far
         # the join of the clocks of every thread at its SEQ_CST fences so far: a store seen
         # (read or written) within it is seen by whoever takes a SEQ_CST fence or access later
@@ -286,20 +291,39 @@ class Memory:
         t.vc[t.tid] += 1
 
     # -- non-atomic locations --
-    def plain_write(self, t: ThreadMem, last: tuple | None, where, step: int) -> tuple:
-        """Check a non-atomic write against the location's last write; returns the new last write.
-        ``where()`` names the location (for the message)."""
+    def plain_write(self, t: ThreadMem, cell: Plain, where, step: int) -> None:
+        """A non-atomic write: a data race unless the cell's last write (and, with
+        ``strict_races``, every read since) happens-before it. ``where()`` names the cell."""
+        last = cell.write
         if last is not None and not covers(t.vc, last[0], last[1]):
             raise DataRace(f"data race on {where()}: the write by thread {t.tid} (step {step}) is not ordered "
                            f"by happens-before with the write by thread {last[0]} (step {last[2]})")
-        return (t.tid, t.vc[t.tid], step)
+        for u, (stamp, at) in cell.reads.items():
+            if not covers(t.vc, u, stamp):
+                raise DataRace(f"data race on {where()}: the write by thread {t.tid} (step {step}) is not ordered "
+                               f"by happens-before after the read by thread {u} (step {at})")
+        cell.write = (t.tid, t.vc[t.tid], step)
+        cell.reads = {}
 
-    def plain_read(self, t: ThreadMem, last: tuple | None, value, where, step: int):
+    def plain_read(self, t: ThreadMem, cell: Plain, value, where, step: int):
         """A non-atomic read: ``value``, or ``Racy`` if the last write does not happen-before it."""
+        if self.strict_races:
+            cell.reads[t.tid] = (t.vc[t.tid], step)
+        last = cell.write
         if last is None or covers(t.vc, last[0], last[1]):
             return value
         return Racy(f"racy read of {where()} by thread {t.tid} (step {step}): not ordered by happens-before "
                     f"after the write by thread {last[0]} (step {last[2]}); it would have read {value!r}")
+
+
+class Plain:
+    """A non-atomic location: its last write (thread, clock, step) and, for ``strict_races``, the reads since."""
+
+    __slots__ = ("write", "reads")
+
+    def __init__(self):
+        self.write: tuple | None = None
+        self.reads: dict = {}
 
 
 def _raise(self, *args, **kwargs):

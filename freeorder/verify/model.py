@@ -35,14 +35,15 @@ Exploration modes:
   ``FREEORDER_MAX_PREEMPTIONS``, default 2) and, under ``c11``, at most
   ``max_stale`` stale memory choices (a load reading, or a store placed
   before, a store other than the newest; env ``FREEORDER_MAX_STALE``, default 1),
-  depth first. Under ``sc`` with *sleep sets*: after exploring thread ``t`` at
-  a point, sibling branches do not re-run ``t`` until a step dependent on
-  ``t``'s pending operation runs (two operations are dependent when they
-  touch the same cell and one writes; spawns conflict with spawns,
-  yield_point and SEQ_CST fences with everything). Sleep sets prune only
-  schedules equivalent to one already explored, but under a preemption bound
-  the explored representative may be the one over the bound, so a bug within
-  the bound can be missed; ``c11`` runs without them (``sleep_sets=``).
+  depth first, with *sleep sets*: after exploring thread ``t`` at a point,
+  sibling branches do not re-run ``t`` until a step dependent on ``t``'s
+  pending operation runs (two operations are dependent when they touch the
+  same cell and one writes; spawns conflict with spawns, yield_point and
+  SEQ_CST fences with everything). Sleep sets prune only schedules
+  equivalent to one already explored, but under a preemption bound the
+  explored representative may be the one over the bound, so ``sc``'s
+  ``"full"`` sleep sets can miss a bug within the bound; ``c11`` uses the
+  ``"sound"`` variant, which cannot (``sleep_sets=``, see ``explore.DFS``).
 - ``random``: ``iterations`` executions, each thread (and memory) choice uniform (seeded).
 - ``pct``: Probabilistic Concurrency Testing (Burckhardt et al. 2010): random
   thread priorities and ``depth - 1`` random priority-change points (seeded).
@@ -96,8 +97,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from freeorder import atomic
-from freeorder.atomic._checks import as_index, as_int64, as_order, cas_orders, check_grow, check_reserve, wrap64
-from freeorder.atomic._orders import SEQ_CST
+from freeorder.atomic._checks import (
+    as_index,
+    as_int64,
+    as_order,
+    cas_orders,
+    check_grow,
+    check_reserve,
+    default_failure,
+    wrap64,
+)
+from freeorder.atomic._orders import SEQ_CST, MemoryOrder
 
 from . import c11
 from .execution import (
@@ -114,7 +124,7 @@ from .execution import (
     _Outcome,
     _tls,
 )
-from .explore import DFS, PCT, RandomChooser, Replay
+from .explore import DFS, PCT, SLEEP_SETS, RandomChooser, Replay
 from .schedule import ModelError, Pick, decode_schedule, encode_schedule
 from .sites import Orders, where
 
@@ -260,7 +270,8 @@ def model(
     orders: dict[str, int] | None = None,
     record_sites: bool = False,
     history: int = c11.HISTORY,
-    sleep_sets: bool | None = None,
+    sleep_sets: str | None = None,
+    strict_races: bool = False,
 ) -> Report:
     """Run ``body`` under the model checker; raise ``ModelFailure`` if any execution fails.
 
@@ -271,10 +282,11 @@ def model(
     stores kept per location. ``replay`` (or env FREEORDER_REPLAY) runs
     exactly one recorded schedule. ``orders`` overrides the order of
     operations at the given sites (c11 only) and ``record_sites`` records the
-    sites reached (see ``freeorder.verify.sites``). ``sleep_sets`` (dfs):
-    prune equivalent schedules; default on for "sc", off for "c11" (see
-    ``explore.DFS``). Atomics created while it runs come from the ``model``
-    backend. Returns a ``Report``.
+    sites reached (see ``freeorder.verify.sites``). ``sleep_sets`` (dfs) is
+    "full", "sound" or "off" (default: "full" for "sc", "sound" for "c11";
+    see ``explore.DFS``). ``strict_races`` (c11) also reports a non-atomic write
+    after a read it is not ordered with (see ``c11``). Atomics created while
+    it runs come from the ``model`` backend. Returns a ``Report``.
     """
     if _current() is not None:
         raise ModelError("verify.model() cannot be nested inside a model thread")
@@ -299,7 +311,10 @@ def model(
     hooks = Orders(orders, record_sites) if orders or record_sites else None
     started = time.perf_counter()
     executions = pruned = max_seen = 0
-    dfs = DFS(bound, memory == "sc" if sleep_sets is None else sleep_sets) if bound is not None else None
+    sleep = sleep_sets if sleep_sets is not None else "full" if memory == "sc" else "sound"
+    if sleep not in SLEEP_SETS:
+        raise ValueError(f"sleep_sets={sleep!r}: expected one of {', '.join(map(repr, SLEEP_SETS))}")
+    dfs = DFS(bound, sleep) if bound is not None else None
     pct_length = 50
     complete = True
     with atomic.use_backend("model"):
@@ -313,7 +328,7 @@ def model(
                 chooser = RandomChooser(rng)
             else:
                 chooser = PCT(rng, depth, pct_length)
-            mem = c11.Memory(history) if memory == "c11" else None
+            mem = c11.Memory(history, strict_races) if memory == "c11" else None
             exe = _run_one(body, chooser, max_steps, spin_threshold, stall_timeout, mem, stale, hooks)
             executions += 1
             max_seen = max(max_seen, exe.steps)
@@ -326,6 +341,9 @@ def model(
             elif out.kind != "ok":
                 raise _failure(out, exe, executions, mode if replay is None else "replay", seed, memory, hooks)
             if replay is not None:
+                if chooser.i < len(chooser.choices):
+                    raise ModelError(f"the execution ended after {chooser.i} of the schedule's {len(chooser.choices)} "
+                                     "choices: it is not a schedule of this test (or not of this memory model)")
                 break
             if dfs is not None:
                 if not dfs.advance(stale):
@@ -382,6 +400,28 @@ _RMW_FUNCS = {
 }
 
 
+def _valid_orders(kind: str) -> dict:
+    valid = {}
+    for mo in MemoryOrder:
+        try:
+            valid[int(mo)] = as_order(mo, kind)
+        except ValueError:
+            pass
+    return valid
+
+
+_VALID = {kind: _valid_orders(kind) for kind in ("load", "store", "rmw")}
+
+
+def _order(order, kind: str):
+    """``as_order`` with a table lookup first (an enum call costs microseconds on 3.13t)."""
+    if type(order) is int or type(order) is MemoryOrder:
+        mo = _VALID[kind].get(order)
+        if mo is not None:
+            return mo
+    return as_order(order, kind)
+
+
 def _born():
     """(memory, thread, clock) of an object made inside a c11 execution, else None."""
     t = _current()
@@ -421,7 +461,7 @@ class _Cells:
         return t
 
     def _load(self, i, order, op="load"):
-        mo = as_order(order, "load")
+        mo = _order(order, "load")
         t = self._enter(i, _READ)
         if t is None:
             with _plain_lock:
@@ -448,7 +488,7 @@ class _Cells:
 
     def _store(self, i, value, order, op="store"):
         x = as_int64(value)
-        mo = as_order(order, "store")
+        mo = _order(order, "store")
         t = self._enter(i, _WRITE)
         if t is None:
             with _plain_lock:
@@ -474,7 +514,7 @@ class _Cells:
 
     def _rmw(self, name, i, value, order):
         x = as_int64(value)
-        mo = as_order(order, "rmw")
+        mo = _order(order, "rmw")
         f = _RMW_FUNCS[name]
         t = self._enter(i, _WRITE)
         if t is None:
@@ -497,7 +537,11 @@ class _Cells:
 
     def _cas(self, i, expected, desired, order, failure, weak, op="compare_exchange"):
         e, d = as_int64(expected, "expected"), as_int64(desired, "desired")
-        success, fail = cas_orders(order, failure)
+        if failure is None:
+            success = _order(order, "rmw")
+            fail = default_failure(success)
+        else:
+            success, fail = cas_orders(order, failure)
         bool(weak)
         t = self._enter(i, _WRITE)
         if t is None:
@@ -636,7 +680,7 @@ class AtomicIntArray(_Cells):
 def fence(order=SEQ_CST) -> None:
     """A fence: validated; under c11 it acts as C11 defines (a SEQ_CST fence is a scheduling point),
     under sc it is a no-op."""
-    mo = as_order(order, "rmw")
+    mo = _order(order, "rmw")
     t = _current()
     if t is None:
         return
@@ -664,16 +708,24 @@ class NonAtomicList(list):
     would see it); under ``memory="sc"`` and outside a model it is a plain list.
     """
 
-    __slots__ = ("_mem", "_last", "_site")
+    __slots__ = ("_mem", "_cells", "_site")
 
     def __init__(self, items=()):
         super().__init__(items)
         self._mem = None
-        self._last: dict = {}
+        self._cells: dict = {}  # index -> c11.Plain, for the execution whose memory is _mem
         self._site = where() if _current() is not None else "?"
 
     def _racy_where(self, i: int) -> str:
         return f"item {i} of the non-atomic list made at {self._site}"
+
+    def _cell(self, i: int, mem: c11.Memory) -> c11.Plain:
+        if self._mem is not mem:
+            self._mem, self._cells = mem, {}
+        cell = self._cells.get(i)
+        if cell is None:
+            cell = self._cells[i] = c11.Plain()
+        return cell
 
     def __getitem__(self, i):
         t = getattr(_tls, "mthread", None)
@@ -683,9 +735,7 @@ class NonAtomicList(list):
         exe = t.exe
         exe.point(t, (_READ, (id(self), i)))
         value = list.__getitem__(self, i)
-        if self._mem is not exe.mem:  # not written in this execution: its value is from before it
-            return value
-        return exe.mem.plain_read(t.mem, self._last.get(i), value, lambda: self._racy_where(i), exe.steps)
+        return exe.mem.plain_read(t.mem, self._cell(i, exe.mem), value, lambda: self._racy_where(i), exe.steps)
 
     def __setitem__(self, i, value):
         t = getattr(_tls, "mthread", None)
@@ -693,10 +743,7 @@ class NonAtomicList(list):
             i = i if i >= 0 else i + len(self)
             exe = t.exe
             exe.point(t, (_WRITE, (id(self), i)))
-            mem = exe.mem
-            if self._mem is not mem:
-                self._mem, self._last = mem, {}
-            self._last[i] = mem.plain_write(t.mem, self._last.get(i), lambda: self._racy_where(i), exe.steps)
+            exe.mem.plain_write(t.mem, self._cell(i, exe.mem), lambda: self._racy_where(i), exe.steps)
             exe.after_op(t, None, True)
         list.__setitem__(self, i, value)
 

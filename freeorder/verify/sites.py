@@ -75,7 +75,12 @@ class Orders:
     """Order overrides and site recording for one ``model()`` call."""
 
     def __init__(self, overrides: dict | None, record: bool):
-        self.overrides = dict(overrides or {})
+        self.overrides = {}
+        for site, order in (overrides or {}).items():
+            parts = site.split(" | ") if isinstance(site, str) else []
+            if len(parts) < 4:
+                raise ValueError(f"orders: site {site!r} is not 'file | function | operation | source line'")
+            self.overrides[site] = as_order(order, _KINDS.get(parts[2], "rmw"), f"orders[{site!r}]")
         self.record: dict[str, set[int]] | None = {} if record else None
         self.hit: dict[str, set[int]] = {}  # overridden sites reached -> the orders the code passed there
 
@@ -88,7 +93,7 @@ class Orders:
         if new is None:
             return order
         self.hit.setdefault(site, set()).add(int(order))
-        return as_order(new, _KINDS.get(op, "rmw"), f"orders[{site!r}]")
+        return new
 
     def apply_cas(self, op: str, success: int, failure: int) -> tuple[int, int]:
         new = self.apply(op, success)

@@ -1,0 +1,206 @@
+"""Small model-checking harnesses of the product's structures, for ``memory="c11"``.
+
+Each harness is a body for ``verify.model``: two or three model threads use one
+structure a few times and the body checks what they saw (nothing lost, doubled,
+torn or reordered). Under ``memory="c11"`` a too-weak ordering shows as a failed
+check, a data race on an arena payload, or a sanitizer error. ``HARNESSES`` maps a
+name to (body factory, bounds); the bounds are the ones every check here uses.
+"""
+
+from __future__ import annotations
+
+from freeorder import atomic, verify
+from freeorder.lockfree import Arena, MSQueue, OrderIndex, SeqLock, TreiberStack
+from freeorder.lockfree.arena import next_incarnation, ref_index
+from freeorder.reclaim import make_reclaimer
+
+CAPACITY = dict(max_capacity=64, initial_capacity=8)  # fresh slots never run out: no stealing
+
+
+def reclaimer(name: str):
+    """A reclaimer with tiny thresholds, so slots are freed (and reused) inside an execution."""
+    if name == "none":
+        return None
+    options = {"epoch": {"bag_size": 1, "advance_every": 1}, "hazard": {"min_scan": 1}}[name]
+    return make_reclaimer(name, max_threads=4, **options)
+
+
+def spawn(fn, *args):
+    return verify.spawn(fn, *args)
+
+
+def treiber(rec_name: str):
+    """[1, 2] on the stack; one thread pops; another pops and pushes 3 (reusing the slot it freed)."""
+
+    def body():
+        rec = reclaimer(rec_name)
+        s = TreiberStack(reclaimer=rec, **CAPACITY)
+        s.push(1)
+        s.push(2)
+        a = spawn(lambda: [s.pop(None)])
+        b = spawn(lambda: [s.pop(None), s.push(3)][:1])
+        got = a.join() + b.join()
+        rest = s.to_list()
+        assert None not in got, f"a pop found the stack empty: {got}, left {rest}"
+        assert sorted(got + rest) == [1, 2, 3], f"popped {got}, left {rest}"
+
+    return body
+
+
+def msqueue(rec_name: str):
+    """[1] queued; one thread enqueues 2 and 3; another dequeues twice: FIFO, nothing lost."""
+
+    def body():
+        rec = reclaimer(rec_name)
+        q = MSQueue(reclaimer=rec, **CAPACITY)
+        q.enqueue(1)
+        producer = spawn(lambda: (q.enqueue(2), q.enqueue(3)))
+        consumer = spawn(lambda: [q.dequeue(None), q.dequeue(None)])
+        taken = consumer.join()
+        producer.join()
+        rest = q.to_list()
+        got = [x for x in taken if x is not None]
+        assert got[:1] == [1] and got + rest == [1, 2, 3], f"dequeued {taken}, left {rest}"
+
+    return body
+
+
+def seqlock_reader():
+    """A writer writes (1, 1) then (2, 2); a reader reads once: never a torn or mixed copy."""
+
+    def body():
+        s = SeqLock(2, [0, 0])
+        writer = spawn(lambda: (s.write([1, 1]), s.write([2, 2])))
+        reader = spawn(s.read)
+        seen = reader.join()
+        writer.join()
+        assert seen in ((0, 0), (1, 1), (2, 2)), f"torn read {seen}"
+
+    return body
+
+
+def seqlock_writers():
+    """Two updates increment both fields: neither is lost, and a reader sees (n, n)."""
+
+    def body():
+        s = SeqLock(2, [0, 0])
+        writers = [spawn(lambda: s.update(lambda v: (v[0] + 1, v[1] + 1))) for _ in range(2)]
+        for w in writers:
+            w.join()
+        assert s.read() == (2, 2), f"an update was lost: {s.read()}"
+
+    return body
+
+
+def arena_free_list():
+    """Thread A frees two slots and spills them onto the shared free chain; thread B takes
+    them off the chain and reuses them: each slot is handed out once, and B's payload writes
+    are ordered after A's (the chain's compare-exchanges publish the slots)."""
+
+    def body():
+        arena = Arena(fields=("next",), **CAPACITY)
+
+        def give():
+            slots = arena.local()
+            refs = [slots.alloc(f"a{i}") for i in range(2)]
+            for ref in refs:
+                slots._payload[ref_index(ref)] = None         # as ThreadSlots.free does
+            arena.spill([0, 0] + [next_incarnation(ref) for ref in refs])  # spill moves the top half
+            return refs
+
+        def take():
+            cache: list = []
+            if arena._take_chain(cache):
+                slots = arena.local()
+                for ref in cache:
+                    slots._payload[ref_index(ref)] = "b"      # as ThreadSlots.alloc does
+            return cache
+
+        a, b = spawn(give), spawn(take)
+        given, taken = a.join(), b.join()
+        assert sorted(taken) in ([], sorted(next_incarnation(r) for r in given)), (given, taken)
+
+    return body
+
+
+def reclaim(rec_name: str):
+    """The reclaimer protocol alone: a reader protects the node in ``cell`` and reads its payload;
+    a writer replaces the node, retires the old one and reclaims what it can (the free clears the
+    payload). The reader must never see a freed payload (a race, or the cleared value)."""
+
+    def body():
+        rec = reclaimer(rec_name)
+        arena = Arena(fields=(), reclaimer=rec, **CAPACITY)
+        cell = atomic.AtomicIntArray(1)
+        first, second = arena.alloc("first"), arena.alloc("second")
+        cell.store(0, first)
+
+        def reader():
+            g = rec.pin()
+            try:
+                ref = g.protect(0, cell, 0)
+                return arena.payload[ref_index(ref)]
+            finally:
+                g.unpin()
+
+        def writer():
+            g = rec.pin()
+            try:
+                old = cell.swap(0, second)
+                g.retire(arena.free, old, old)
+            finally:
+                g.unpin()
+            rec.flush()
+
+        r, w = spawn(reader), spawn(writer)
+        seen = r.join()
+        w.join()
+        assert seen in ("first", "second"), f"the reader saw a reclaimed payload: {seen!r}"
+
+    return body
+
+
+def order_index(rec_name: str):
+    """One bucket: a thread inserts 2; another removes 1 and reads 2: each sees a state that was."""
+
+    def body():
+        rec = reclaimer(rec_name)
+        index = OrderIndex(buckets=1, reclaimer=rec, **CAPACITY)
+        index.insert(1, "one")
+        a = spawn(lambda: index.insert(2, "two"))
+        b = spawn(lambda: (index.pop(1, None), index.get(2)))
+        inserted = a.join()
+        popped, got = b.join()
+        assert inserted and popped == "one", (inserted, popped)
+        assert got in (None, "two"), f"get(2) returned {got!r}"
+        assert sorted(index.items()) == [(2, "two")]
+        index.audit()
+
+    return body
+
+
+# name -> (body factory, model() arguments). The reclaim harnesses read payloads only while
+# protected, so they also check writes after unordered reads (strict_races).
+HARNESSES = {
+    "treiber/none": (lambda: treiber("none"), dict(max_preemptions=2, max_stale=1)),
+    "treiber/epoch": (lambda: treiber("epoch"), dict(max_preemptions=1, max_stale=1)),
+    "treiber/hazard": (lambda: treiber("hazard"), dict(max_preemptions=1, max_stale=1)),
+    "msqueue/none": (lambda: msqueue("none"), dict(max_preemptions=2, max_stale=1)),
+    "msqueue/epoch": (lambda: msqueue("epoch"), dict(max_preemptions=1, max_stale=1)),
+    "msqueue/hazard": (lambda: msqueue("hazard"), dict(max_preemptions=1, max_stale=1)),
+    "seqlock/reader": (seqlock_reader, dict(max_preemptions=2, max_stale=1)),
+    "seqlock/writers": (seqlock_writers, dict(max_preemptions=2, max_stale=1)),
+    "arena/free-list": (arena_free_list, dict(max_preemptions=2, max_stale=1)),
+    "reclaim/epoch": (lambda: reclaim("epoch"), dict(max_preemptions=1, max_stale=2, strict_races=True)),
+    "reclaim/hazard": (lambda: reclaim("hazard"), dict(max_preemptions=1, max_stale=2, strict_races=True)),
+    "order_index/epoch": (lambda: order_index("epoch"), dict(max_preemptions=1, max_stale=1)),
+    "order_index/hazard": (lambda: order_index("hazard"), dict(max_preemptions=1, max_stale=1)),
+}
+
+
+def check(name: str, **overrides):
+    """Run harness ``name`` under memory="c11" at its bounds (``overrides`` replace model() arguments)."""
+    make, kwargs = HARNESSES[name]
+    kwargs = dict(kwargs, memory="c11")
+    kwargs.update(overrides)
+    return verify.model(make(), **kwargs)
