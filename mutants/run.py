@@ -73,7 +73,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=90.0, help="pytest-timeout per test, seconds")
     parser.add_argument("--report", type=Path, default=Path("mutants/report.md"))
+    parser.add_argument("--render", action="store_true", help="only rewrite the report from the results file")
     args = parser.parse_args(argv)
+    if args.render:
+        save(args, [], {}, time.monotonic())
+        return 0
     tree = args.tree.resolve()
     chosen = [m for m in MUTANTS if not args.ids or m.id in args.ids]
     unknown = set(args.ids) - {m.id for m in MUTANTS}
