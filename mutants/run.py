@@ -7,7 +7,7 @@ mutants`` makes one); this script only ever writes files inside it, and
 restores each mutated file before the next mutant. For each mutant: check
 its ``old`` snippet occurs exactly once, write the mutated file, run its
 covering tests (``pytest -x``, slow tests excluded) up to ``--runs`` times,
-stopping at the first passing run (runs after a failure repeat the failed test). Killed means every run failed; the score
+stopping at the first passing run (runs after a failure start with the failed test). Killed means every run failed; the score
 counts killed over non-equivalent mutants. Equivalent mutants run once, to
 confirm that they survive. First, each distinct test selection runs on the
 unmutated copy and must pass (else the report says so and the score is void).
@@ -108,9 +108,9 @@ def main(argv: list[str]) -> int:
                 if status == 0:
                     break
                 failures += 1
-                # the next runs repeat the test that failed (the ones before it passed)
+                # the next runs start with the test that failed (a repeat fails fast), then the rest
                 failed = FAILED.search(tail)
-                tests = (failed.group(1),) if failed else mutant.tests
+                tests = (failed.group(1), *mutant.tests) if failed else mutant.tests
         finally:
             (tree / mutant.file).write_text(original)
         killed = failures == runs
