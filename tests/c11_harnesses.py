@@ -160,6 +160,44 @@ def reclaim(rec_name: str):
     return body
 
 
+def epoch_label():
+    """Epochs with a third thread advancing: the writer pins, another thread advances the epoch, a
+    reader pins in the new epoch and reads the node the writer then retires. The writer's bag must
+    be labelled with the new epoch, or its own next advance frees the node under the reader."""
+
+    def body():
+        rec = make_reclaimer("epoch", max_threads=3, bag_size=1, advance_every=1 << 30)
+        arena = Arena(fields=(), reclaimer=rec, **CAPACITY)
+        cell = atomic.AtomicIntArray(1)
+        first, second = arena.alloc("first"), arena.alloc("second")
+        cell.store(0, first)
+
+        def writer():
+            g = rec.pin()
+            try:
+                old = cell.swap(0, second)
+                g.retire(arena.free, old, old)  # bag_size=1: sealed here
+            finally:
+                g.unpin()
+            rec.try_advance()
+            rec.local()._collect()
+
+        def reader():
+            g = rec.pin()
+            try:
+                return arena.payload[ref_index(g.protect(0, cell, 0))]
+            finally:
+                g.unpin()
+
+        w, a, r = spawn(writer), spawn(rec.try_advance), spawn(reader)
+        w.join()
+        a.join()
+        seen = r.join()
+        assert seen in ("first", "second"), f"the reader saw a reclaimed payload: {seen!r}"
+
+    return body
+
+
 def order_index(rec_name: str):
     """One bucket: a thread inserts 2; another removes 1 and reads 2: each sees a state that was."""
 
@@ -193,6 +231,7 @@ HARNESSES = {
     "arena/free-list": (arena_free_list, dict(max_preemptions=2, max_stale=1)),
     "reclaim/epoch": (lambda: reclaim("epoch"), dict(max_preemptions=1, max_stale=2, strict_races=True)),
     "reclaim/hazard": (lambda: reclaim("hazard"), dict(max_preemptions=1, max_stale=2, strict_races=True)),
+    "reclaim/epoch-label": (epoch_label, dict(max_preemptions=1, max_stale=2, strict_races=True)),
     "order_index/epoch": (lambda: order_index("epoch"), dict(max_preemptions=1, max_stale=1)),
     "order_index/hazard": (lambda: order_index("hazard"), dict(max_preemptions=1, max_stale=1)),
 }

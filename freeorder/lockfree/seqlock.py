@@ -4,8 +4,8 @@ Invariant: ``seq`` is even when no write is in progress and odd during one;
 it only grows. A writer claims the record by compare-exchanging an even
 ``seq`` to ``seq + 1`` (so concurrent writers are safe: exactly one wins each
 even value; the others retry), stores the fields, then publishes ``seq + 2``
-with a release store. A reader loads ``seq`` (acquire), reads the fields,
-and keeps the copy only if ``seq`` is even and unchanged afterwards; it
+with a release store. A reader loads ``seq`` (acquire), reads the fields
+(acquire loads), and keeps the copy only if ``seq`` is even and unchanged afterwards; it
 never writes shared state, so readers never block or slow writers.
 """
 
@@ -54,11 +54,11 @@ class SeqLock:
             # ACQUIRE: the fields a write published with its RELEASE end-store are visible to us
             before = seq.load(ACQUIRE)
             if not before & 1:
+                # to_list ACQUIRE-loads each field, so if we read a field a later writer stored, that
+                # writer's claim (ordered before its stores by its RELEASE fence) is visible to the
+                # re-load below; an ACQUIRE fence here would add nothing (the c11 model agrees)
                 values = tuple(fields.to_list())
-                # ACQUIRE fence: if we read any field a later writer stored, that writer's claim
-                # (ordered before its stores by its RELEASE fence) is visible to the re-load below
-                atomic.fence(ACQUIRE)
-                # RELAXED: the fence above already orders this load after the field loads
+                # RELAXED: the ACQUIRE field loads already order this load after them
                 if seq.load(RELAXED) == before:
                     if retries:
                         self.read_retries.fetch_add(retries, RELAXED)  # RELAXED: a statistic

@@ -123,8 +123,9 @@ class EpochGuard:
 
     def _seal(self) -> None:
         if self._bag:
-            # RELAXED: the epoch only labels the bag; the SEQ_CST pin and the advance's fence order the rest
-            self._sealed.append((self._collector._global.load(_RELAXED), self._bag))
+            # SEQ_CST, not RELAXED: a stale (older) label frees the bag one advance early, under a thread
+            # pinned in the current epoch (the c11 model finds it; crossbeam fences here for the same reason)
+            self._sealed.append((self._collector._global.load(), self._bag))
             self._bag = []
 
     def _collect(self, limit: int | None = None) -> int:
