@@ -12,7 +12,7 @@ counts killed over non-equivalent mutants. Equivalent mutants run once, to
 confirm that they survive. First, each distinct test selection runs on the
 unmutated copy and must pass (else the report says so and the score is void).
 
-Results are kept per mutant in ``mutants/results.json`` (beside the report):
+Results are kept per mutant in ``mutants/report.json`` (beside the report):
 a run of some ids updates theirs and the report is rendered from all of them,
 each row saying when it was measured.
 """
@@ -126,7 +126,7 @@ def main(argv: list[str]) -> int:
 
 
 def save(args, rows, baseline, started: float) -> list:
-    """Merge ``rows`` into mutants/results.json and rewrite the report (after every mutant, so an
+    """Merge ``rows`` into mutants/report.json and rewrite the report (after every mutant, so an
     interrupted run keeps what it measured); returns the merged rows."""
     results_path = args.report.with_suffix(".json")
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
@@ -170,6 +170,9 @@ def write_report(path: Path, rows, baseline, elapsed: float, runs: int, ids) -> 
     for mutant, _, verdict, _, _ in rows:
         if mutant.equivalent:
             lines.append(f"- **{mutant.id}** ({mutant.what}; {verdict}): {mutant.equivalent}")
+    missing = [m.id for m in MUTANTS if m.id not in {r[0].id for r in rows}]
+    if missing:
+        lines += ["", f"## Not measured yet ({len(missing)} of {len(MUTANTS)})", "", ", ".join(missing)]
     survivors = [r for r in real if not r[1]]
     if survivors:
         lines += ["", "## Survivors", ""]
