@@ -5,8 +5,7 @@ list, both reclaimers and the order index, each in a small harness
 planted and the sequentially consistent model missed: each is caught here, with a
 schedule that replays it.
 
-Times (CPU seconds on 3.13t; wall time on a loaded 2-core machine is 2-3x): the default
-run's baselines take 0.1-3 s each, the slow ones up to ~15 s.
+Times (CPU seconds on 3.13t; wall time on a loaded 2-core machine is 2-3x): 0.1-4 s each.
 """
 
 from __future__ import annotations
@@ -21,7 +20,8 @@ pytestmark = pytest.mark.thread_unsafe(reason="the model checker switches the gl
 
 # harnesses cheap enough for the default run at their full bounds
 FAST = ["treiber/none", "msqueue/none", "seqlock/reader", "seqlock/writers", "arena/free-list", "reclaim/hazard"]
-# the others: one preemption fewer in the default run, their full bounds under slow
+# the others: no preemption in the default run. Their full bounds run in test_verify_c11_orderings.py
+# (slow), with every ordering the table finds not needed weakened at once, which implies the code passes
 REDUCED = {name: dict(max_preemptions=0) for name in harness.HARNESSES if name not in FAST}
 
 SEQLOCK_WRITER = "lockfree/seqlock.py | SeqLock.write | store | self._seq.store(start + 2, RELEASE)"
@@ -48,12 +48,6 @@ NAMED_BUGS = [
 def test_structure_passes_under_c11(name):
     report = harness.check(name, **REDUCED.get(name, {}))
     assert report.complete and report.executions > 1 and report.memory == "c11"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", list(REDUCED))
-def test_structure_passes_under_c11_at_full_bounds(name):
-    assert harness.check(name).complete
 
 
 @pytest.mark.parametrize("name, site, order, kind, shows", NAMED_BUGS)
