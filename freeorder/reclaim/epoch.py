@@ -32,6 +32,13 @@ collect, so it does not stall reclamation. A thread that stays *alive* and
 pinned forever does stall it (the known limit of epochs; the hazard registry
 bounds garbage instead). An arena that runs out of free slots calls
 ``help()`` before it grows.
+
+Memory orders: the pin's swap, ``protect``'s load and the bag label's load
+must be SEQ_CST (the ``memory="c11"`` model catches each weakened one step,
+tests/test_verify_c11_orderings.py), and so must the loads of references a
+structure makes while pinned; the advance's fence and CAS and the other loads
+are SEQ_CST as the cheapest call (an advance's loads could be ACQUIRE while its
+fence is SEQ_CST, not both weakened).
 """
 
 from __future__ import annotations

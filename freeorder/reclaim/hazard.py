@@ -23,6 +23,12 @@ proportional to hazards × active threads, so unreclaimed garbage stays
 bounded by O(threshold × threads) even when a thread stalls. A thread that
 exits hands its retired list to an orphan queue that later scans adopt. An
 arena out of free slots calls ``help()`` (a scan) before it grows.
+
+Memory orders: the publish and the validating re-load in ``protect`` must be
+SEQ_CST, and the unpin's clear RELEASE (the ``memory="c11"`` model catches each
+weakened one step, tests/test_verify_c11_orderings.py); the scan's loads could
+be ACQUIRE while its fence is SEQ_CST (not both weakened) and stay SEQ_CST as
+the cheapest call.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ handle in a ``threading.local``, and CPython clears a thread's locals when
 the thread ends, before the C thread index is released, so the release hook
 (``on_release``: unpin, hand the garbage over) runs and ``by_thread`` forgets
 the thread before any later thread can be given the same thread index.
+
+Memory orders: the compare-exchange raising ``high`` must be SEQ_CST (a scan
+after its SEQ_CST fence must see every registered thread; the ``memory="c11"``
+model catches it weakened); the others are SEQ_CST as the cheapest call.
 """
 
 from __future__ import annotations
