@@ -123,39 +123,49 @@ def arena_free_list():
     return body
 
 
+def node_in_cell(rec):
+    """A cell holding a node whose payload is "first", and two operations on it: ``read`` (pin,
+    protect the cell, read the payload, unpin) and ``replace`` (pin, swap in a node holding
+    "second", retire the old one, unpin)."""
+    arena = Arena(fields=(), reclaimer=rec, **CAPACITY)
+    cell = atomic.AtomicIntArray(1)
+    first, second = arena.alloc("first"), arena.alloc("second")
+    cell.store(0, first)
+
+    def read():
+        g = rec.pin()
+        try:
+            return arena.payload[ref_index(g.protect(0, cell, 0))]
+        finally:
+            g.unpin()
+
+    def replace():
+        g = rec.pin()
+        try:
+            old = cell.swap(0, second)
+            g.retire(arena.free, old, old)
+        finally:
+            g.unpin()
+
+    return read, replace
+
+
+def check_read(seen) -> None:
+    assert seen in ("first", "second"), f"the reader saw a reclaimed payload: {seen!r}"
+
+
 def reclaim(rec_name: str):
-    """The reclaimer protocol alone: a reader protects the node in ``cell`` and reads its payload;
-    a writer replaces the node, retires the old one and reclaims what it can (the free clears the
+    """The reclaimer protocol alone: a reader protects the node in a cell and reads its payload; a
+    writer replaces the node, retires the old one and reclaims what it can (the free clears the
     payload). The reader must never see a freed payload (a race, or the cleared value)."""
 
     def body():
         rec = reclaimer(rec_name)
-        arena = Arena(fields=(), reclaimer=rec, **CAPACITY)
-        cell = atomic.AtomicIntArray(1)
-        first, second = arena.alloc("first"), arena.alloc("second")
-        cell.store(0, first)
-
-        def reader():
-            g = rec.pin()
-            try:
-                ref = g.protect(0, cell, 0)
-                return arena.payload[ref_index(ref)]
-            finally:
-                g.unpin()
-
-        def writer():
-            g = rec.pin()
-            try:
-                old = cell.swap(0, second)
-                g.retire(arena.free, old, old)
-            finally:
-                g.unpin()
-            rec.flush()
-
-        r, w = spawn(reader), spawn(writer)
+        read, replace = node_in_cell(rec)
+        r, w = spawn(read), spawn(lambda: (replace(), rec.flush()))
         seen = r.join()
         w.join()
-        assert seen in ("first", "second"), f"the reader saw a reclaimed payload: {seen!r}"
+        check_read(seen)
 
     return body
 
@@ -167,33 +177,12 @@ def epoch_label():
 
     def body():
         rec = make_reclaimer("epoch", max_threads=3, bag_size=1, advance_every=1 << 30)
-        arena = Arena(fields=(), reclaimer=rec, **CAPACITY)
-        cell = atomic.AtomicIntArray(1)
-        first, second = arena.alloc("first"), arena.alloc("second")
-        cell.store(0, first)
-
-        def writer():
-            g = rec.pin()
-            try:
-                old = cell.swap(0, second)
-                g.retire(arena.free, old, old)  # bag_size=1: sealed here
-            finally:
-                g.unpin()
-            rec.try_advance()
-            rec.local()._collect()
-
-        def reader():
-            g = rec.pin()
-            try:
-                return arena.payload[ref_index(g.protect(0, cell, 0))]
-            finally:
-                g.unpin()
-
-        w, a, r = spawn(writer), spawn(rec.try_advance), spawn(reader)
+        read, replace = node_in_cell(rec)  # bag_size=1: the retire seals the bag
+        w = spawn(lambda: (replace(), rec.try_advance(), rec.local()._collect()))
+        a, r = spawn(rec.try_advance), spawn(read)
         w.join()
         a.join()
-        seen = r.join()
-        assert seen in ("first", "second"), f"the reader saw a reclaimed payload: {seen!r}"
+        check_read(r.join())
 
     return body
 

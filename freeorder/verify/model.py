@@ -26,7 +26,8 @@ Memory models (``memory=``, or env ``FREEORDER_MEMORY``):
   defines, so a too-weak order shows up as a failing execution, as it would
   on ARM or POWER. Payloads of the arena (``NonAtomicList``) are non-atomic
   locations: unordered writes, and using a value read racily, fail as a data
-  race. ``c11`` documents where the model differs from C11.
+  race (``strict_races=True``: a write after an unordered read too). ``c11``
+  documents where the model differs from C11.
 
 Exploration modes:
 
