@@ -107,6 +107,73 @@ def test_exhaustion_leaves_the_structure_unchanged():
     assert queue.to_list() == [1, 2]
 
 
+@pytest.mark.parametrize("name", ["epoch", "hazard"])
+@pytest.mark.parametrize("sanitize", [False, True])
+def test_an_unbounded_arena_reclaims_before_it_grows(name, sanitize):
+    """Bursts of 50 pushes then 50 pops under a reclaimer with its default thresholds: when
+    the 64 initial slots are used up, an allocation first lets the reclaimer free the retired
+    ones (the arena grows only if that frees nothing), so the arena never grows for 50 live
+    items, however long the run."""
+    stack = TreiberStack(reclaimer=make_reclaimer(name), initial_capacity=64, sanitize=sanitize)
+    for _ in range(400):
+        for i in range(50):
+            stack.push(i)
+        for i in reversed(range(50)):
+            assert stack.pop() == i
+    assert stack.arena.capacity == 64, f"the arena grew to {stack.arena.capacity} slots for 50 live items"
+
+
+def in_another_thread(fn):
+    """Run ``fn`` to completion in a new thread (its own reclaimer record) and return its result."""
+    out = []
+    worker = threading.Thread(target=lambda: out.append(fn()))
+    worker.start()
+    worker.join()
+    return out[0]
+
+
+@pytest.mark.thread_unsafe(reason="starts its own threads")
+def test_a_pop_protects_the_head_it_retries_with():
+    """Hazard pointers: a pop whose compare-exchange fails re-reads the head under protection.
+
+    The victim reads head a; another thread pops a (the victim's exchange will fail), and at
+    the victim's second read of the head (b) pops b too and scans: b must survive the scan,
+    since the victim is about to read its next field (the sanitizer raises on a freed slot)."""
+    reclaimer = make_reclaimer("hazard", min_scan=1)
+    stack = TreiberStack(max_capacity=16, reclaimer=reclaimer, sanitize=True)
+    for item in ("c", "b", "a"):
+        stack.push(item)
+    popped = []
+
+    def meanwhile(step):
+        if step == "pop:read-head" and len(popped) < 2:
+            popped.append(in_another_thread(lambda: (stack.pop(), reclaimer.flush())[0]))
+
+    assert stack.handle(on_step=meanwhile).pop() == "c"
+    assert popped == ["a", "b"]
+    assert stack.arena.violations == []
+    assert stack.pop(None) is None
+
+
+@pytest.mark.thread_unsafe(reason="starts its own threads")
+@pytest.mark.parametrize("name", ["epoch", "hazard", "counted pointers"])
+def test_peek_never_reports_an_item_popped_while_it_looked(name):
+    """Peek reads the head, then its item: a pop in between must send it back to the new head
+    (the item it read belongs to a node no longer on the stack)."""
+    stack = TreiberStack(max_capacity=16, reclaimer=None if name == "counted pointers" else reclaimer_for(name),
+                         sanitize=False)
+    for item in ("bottom", "top"):
+        stack.push(item)
+    popped = []
+
+    def meanwhile(step):
+        if step == "peek:read-head" and not popped:
+            popped.append(in_another_thread(stack.pop))
+
+    assert stack.handle(on_step=meanwhile).peek() == "bottom"
+    assert popped == ["top"]
+
+
 # ---- real threads -------------------------------------------------------------
 
 PRODUCERS = CONSUMERS = 4

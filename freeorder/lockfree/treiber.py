@@ -163,6 +163,8 @@ def _ops(stack: "TreiberStack", on_step):
                 head = guard.protect(0, head_cell, 0) if guard is not None else head_load(0)
                 if not head:
                     break
+                if on_step is not None:
+                    on_step("peek:read-head")
                 if checked and guard is not None:
                     arena.check(head)
                 item = payload[(head >> shift) & mask]
@@ -182,7 +184,8 @@ class TreiberStack(PerThreadHandles):
     """Lock-free stack: push, pop, peek, is_empty. Default scheme: counted pointers (see module doc).
 
     ``max_capacity``: most slots (items plus nodes awaiting reuse) it may ever hold; None: grows
-    as needed. Named steps (``handle(on_step=...)``): ``"pop:read-head"``, after reading the head.
+    as needed. Named steps (``handle(on_step=...)``): ``"pop:read-head"`` and ``"peek:read-head"``,
+    after reading the head (before using it).
     """
 
     _handle_class = _Handle
