@@ -10,8 +10,11 @@ name to (body factory, bounds); the bounds are the ones every check here uses.
 from __future__ import annotations
 
 from freeorder import atomic, verify
-from freeorder.lockfree import Arena, MSQueue, OrderIndex, SeqLock, TreiberStack
+from freeorder.lockfree import Arena, CommandLog, MSQueue, OrderIndex, SeqLock, SkipListMap, TreiberStack
+from freeorder.lockfree import command_log as command_log_module
+from freeorder.lockfree import skiplist as skiplist_module
 from freeorder.lockfree.arena import next_incarnation, ref_index
+from freeorder.lockfree.command_log import Entry
 from freeorder.reclaim import make_reclaimer
 
 CAPACITY = dict(max_capacity=64, initial_capacity=8)  # fresh slots never run out: no stealing
@@ -206,6 +209,137 @@ def order_index(rec_name: str):
     return body
 
 
+TALL, SHORT = 0, 1  # skiplist._getrandbits results that give height 2 and height 1 with max_height=2
+
+
+def skiplist(rec_name: str):
+    """{1: 'a' (two levels), 3: 'c' (one)}: one thread inserts 2 (two levels, after 1 at both) and
+    replaces 3's value; another removes 1 (2's predecessor at both levels) and gets 2 and 3.
+    Each read is a value that was there, and the final map is {2: 'b', 3: 'C'}."""
+
+    def body():
+        heights = [TALL, SHORT, TALL]  # 1, 3, then 2: tower heights in insertion order
+        saved = skiplist_module._getrandbits
+        skiplist_module._getrandbits = lambda bits: heights.pop(0) if heights else SHORT
+        try:
+            rec = reclaimer(rec_name)
+            m = SkipListMap(reclaimer=rec, max_height=2, sanitize=False, **CAPACITY)
+            m.insert(1, "a")
+            m.insert(3, "c")
+            a = spawn(lambda: (m.insert(2, "b"), m.insert(3, "C")))
+            b = spawn(lambda: (m.pop(1, None), m.get(2), m.get(3)))
+            new2, new3 = a.join()
+            popped, got2, got3 = b.join()
+        finally:
+            skiplist_module._getrandbits = saved
+        assert new2 and not new3 and popped == "a", (new2, new3, popped)
+        assert got2 in (None, "b") and got3 in ("c", "C"), f"get(2) {got2!r}, get(3) {got3!r}"
+        assert list(m.items()) == [(2, "b"), (3, "C")], list(m.items())
+        m.audit()
+
+    return body
+
+
+class VisibleLookup(dict):
+    """CommandLog's id -> entry dict with a scheduling point at each access (a RELAXED operation
+    on one model cell, so it orders nothing), so the model explores a lookup racing a deletion."""
+
+    def __init__(self, entries):
+        super().__init__(entries)
+        self.cell = atomic.AtomicInt(0)
+
+    def get(self, key, default=None):
+        self.cell.load(atomic.RELAXED)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.cell.load(atomic.RELAXED)
+        return super().__getitem__(key)
+
+    def __setitem__(self, key, value):
+        self.cell.fetch_add(1, atomic.RELAXED)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self.cell.fetch_add(1, atomic.RELAXED)
+        super().__delitem__(key)
+
+
+class VisibleEntry(Entry):
+    """An Entry whose ``pos`` and ``payload`` are non-atomic locations of the model (as arena
+    payloads are): a thread that reads one without being ordered after its write (the link
+    compare-exchange publishes them) sees a data race."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, ident: int, payload, cell):
+        self._fields = atomic.current_backend().NonAtomicList([0, None])
+        super().__init__(ident, payload, cell)
+
+    pos = property(lambda self: self._fields[0], lambda self, value: self._fields.__setitem__(0, value))
+    payload = property(lambda self: self._fields[1], lambda self, value: self._fields.__setitem__(1, value))
+
+
+def visible_log() -> CommandLog:
+    """A CommandLog whose lookup and appended entries the model sees (VisibleLookup, VisibleEntry)."""
+    log = CommandLog()
+    log._entries = VisibleLookup(log._entries)
+    log.lookup = log._entries.get
+    saved, command_log_module.Entry = command_log_module.Entry, VisibleEntry  # what _ops's append makes
+    try:
+        log.append, log.successor, log.last = command_log_module._ops(log)
+    finally:
+        command_log_module.Entry = saved
+    return log
+
+
+def command_log():
+    """Two appenders ("a", "b") and a reader following next ids from first: positions 1, 2 in
+    link order, each entry linked once, and the reader sees a prefix of the final log."""
+
+    def body():
+        log = visible_log()
+        appenders = [spawn(log.append, name) for name in ("a", "b")]
+
+        def read():
+            out, entry = [], log.first
+            while (entry := log.successor(entry)) is not None:
+                out.append((entry.pos, entry.payload))
+            return out
+
+        reader = spawn(read)
+        linked = [h.join() for h in appenders]
+        seen = reader.join()
+        final, entry = [], log.first
+        while (entry := log.successor(entry)) is not None:
+            final.append((entry.pos, entry.payload))
+        assert sorted(e.payload for e in linked) == ["a", "b"], linked
+        assert final == sorted((e.pos, e.payload) for e in linked), f"lost or doubled: {final}"
+        assert [p for p, _ in final] == [1, 2], final
+        assert seen == final[:len(seen)], f"reader saw {seen}, not a prefix of {final}"
+        assert log.last().pos == 2
+
+    return body
+
+
+def command_log_cut():
+    """"a" appended; one thread appends "b" and then reads a's successor; another cuts the log at
+    "a" (moving the tail past the cut first): "b" is linked once at pos 2 and found after "a", and
+    the cut drops the sentinel only."""
+
+    def body():
+        log = visible_log()
+        a = log.append("a")
+        appender = spawn(lambda: (log.append("b"), log.successor(a)))
+        cutter = spawn(log.forget_before, a)
+        b, after = appender.join()
+        assert cutter.join() == 1
+        assert after is b and b.pos == 2, (b, after)
+        assert log.first is a and log.to_list() == ["b"] and log.last() is b and log.held() == 2
+
+    return body
+
+
 # name -> (body factory, model() arguments). The reclaim harnesses read payloads only while
 # protected, so they also check writes after unordered reads (strict_races).
 HARNESSES = {
@@ -223,6 +357,10 @@ HARNESSES = {
     "reclaim/epoch-label": (epoch_label, dict(max_preemptions=1, max_stale=2, strict_races=True)),
     "order_index/epoch": (lambda: order_index("epoch"), dict(max_preemptions=1, max_stale=1)),
     "order_index/hazard": (lambda: order_index("hazard"), dict(max_preemptions=1, max_stale=1)),
+    "skiplist/epoch": (lambda: skiplist("epoch"), dict(max_preemptions=1, max_stale=1)),
+    "skiplist/hazard": (lambda: skiplist("hazard"), dict(max_preemptions=1, max_stale=1)),
+    "command_log": (command_log, dict(max_preemptions=1, max_stale=1)),
+    "command_log/cut": (command_log_cut, dict(max_preemptions=2, max_stale=1)),
 }
 
 
