@@ -1,4 +1,5 @@
-"""Hand-written mutants of freeorder/lockfree/ and freeorder/reclaim/: planted bugs the suite must catch.
+"""Hand-written mutants of freeorder/lockfree/, freeorder/reclaim/ and the lock-free engine's helping
+protocol (freeorder/engines/lockfree.py): planted bugs the suite must catch.
 
 Each ``Mutant`` replaces one snippet of one file (``old`` must occur exactly
 once) and names the tests that cover it (pytest arguments, run from the tree's
@@ -28,6 +29,7 @@ LOG = "freeorder/lockfree/command_log.py"
 EPOCH = "freeorder/reclaim/epoch.py"
 HAZARD = "freeorder/reclaim/hazard.py"
 REGISTRY = "freeorder/reclaim/registry.py"
+ENGINE = "freeorder/engines/lockfree.py"
 
 # covering tests, by what they exercise (fast ones first: pytest -x stops at the first failure)
 COUNTED = ["tests/test_model_counted.py::test_counted_stack_every_schedule",
@@ -46,6 +48,9 @@ T_SEQ = ["tests/test_seqlock.py", "tests/test_verify_structures.py::test_seqlock
 T_LOG = ["tests/test_command_log.py", "tests/test_freeze_helping.py"]
 T_RECLAIM = ["tests/test_reclaim.py", *GUARDED, "tests/test_model_skiplist.py"]
 T_REGISTRY = ["tests/test_model_arena.py", "tests/test_reclaim.py"]
+T_ENGINE = ["tests/test_engine_lockfree.py", "tests/test_engine_lockfree_model.py"]
+T_ENGINE_MODEL = ["tests/test_engine_lockfree_model.py", "tests/test_engine_lockfree.py"]
+T_ENGINE_PROGRESS = ["tests/test_engine_lockfree.py", "-k", "frozen or stalled"]
 
 
 @dataclass(frozen=True)
@@ -289,4 +294,29 @@ MUTANTS = [
       "                while high < i + 1:\n                    high = self._high.compare_exchange(high, i + 1)\n",
       "",
       T_RECLAIM, "reclaim", "scans are never told about a new record (epoch and hazard scans miss its thread)"),
+    # ---- the lock-free engine's helping protocol (engines/lockfree.py) ------------------------------
+    m("engine-plan-store", ENGINE,
+      "            token = command.chosen.compare_exchange(0, plan.header) or plan.header",
+      "            command.chosen.store(plan.header)\n            token = plan.header",
+      T_ENGINE, "cas-to-store", "a helper installs its plan with a plain store (two helpers apply different plans)"),
+    m("engine-header-store", ENGINE,
+      "        if book.header.compare_exchange(head_stamp, plan.header) == head_stamp:",
+      "        if book.header.store(plan.header) is None:",
+      T_ENGINE, "cas-to-store", "completion stores the header instead of compare-exchanging it"),
+    m("engine-no-announce", ENGINE,
+      "        book.applying.compare_exchange(entry.pos - 1, entry.pos)\n",
+      "",
+      T_ENGINE_MODEL, "logic", "a command is applied without being announced (readers take a half-applied book)"),
+    m("engine-never-help", ENGINE,
+      "            if entry is not target and _waited_for(header, stamp):\n                continue",
+      "            if entry is not target:\n                continue",
+      T_ENGINE_PROGRESS, "helping", "a thread waits for another thread's command instead of helping it complete"),
+    m("engine-read-no-recheck", ENGINE,
+      "                if header.load() == stamp and applying.load() == head[0]:\n                    return value",
+      "                return value",
+      T_ENGINE, "logic", "a read returns what it read without re-checking that no command moved the book meanwhile"),
+    m("engine-reader-never-helps", ENGINE,
+      "                    if not _waited_for(header, stamp):\n                        try:",
+      "                    if False:\n                        try:",
+      T_ENGINE_PROGRESS, "helping", "a reader that finds a command half-applied waits for it instead of helping it finish"),
 ]

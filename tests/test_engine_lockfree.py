@@ -278,6 +278,47 @@ def test_others_finish_a_command_stalled_at_each_named_step(step):
     assert result["victim"].filled_qty == 2 and result["victim"].order_id == 2
 
 
+
+@pytest.mark.thread_unsafe(reason="starts its own threads")
+@pytest.mark.parametrize("step", ["announced", "applied"])
+def test_a_reader_alone_finishes_a_command_stalled_half_applied(step):
+    """No other writer comes: a reader that finds the book half-applied waits a bounded time for
+    the stalled writer, then completes its command itself and reads the state after it."""
+    engine = LockFreeEngine([Instrument("AAA", tick_size=1)])
+    engine.submit("AAA", Side.SELL, 3, 100, owner="maker")
+    stalled, release = threading.Event(), threading.Event()
+    victim_thread = {}
+
+    def on_step(name, entry):
+        if name == step and threading.get_ident() == victim_thread.get("ident") and not stalled.is_set():
+            stalled.set()
+            release.wait(30)
+
+    engine.on_step = on_step
+    result, read = {}, {}
+
+    def body():
+        victim_thread["ident"] = threading.get_ident()
+        result["victim"] = engine.submit("AAA", Side.BUY, 2, 100, owner="victim")
+
+    def reader():
+        read["filled"] = engine.order("AAA", 1).filled  # the maker's order, which the victim fills
+
+    t = threading.Thread(target=body)
+    t.start()
+    try:
+        assert stalled.wait(10)
+        r = threading.Thread(target=reader)
+        r.start()
+        r.join(10)
+        assert not r.is_alive(), f"a reader waited for a writer stalled at {step!r}"
+        assert read["filled"] == 2 and not release.is_set()
+    finally:
+        release.set()
+        t.join(30)
+    assert result["victim"].filled_qty == 2 and result["victim"].order_id == 2
+
+
 # ---------------------------------------------------------------------- memory: bounded in commands
 
 

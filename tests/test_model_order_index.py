@@ -9,7 +9,10 @@ Scenarios, on one bucket holding ids 1 and 3:
 
 - an insert of 2 racing the removal of 1, its predecessor (Michael's list: the
   remover's mark must make the insert's link compare-exchange fail);
-- an insert of 1 racing the removal of 1 (insert-if-absent against remove).
+- an insert of 1 racing the removal of 1 (insert-if-absent against remove);
+- two removals of 1, the second thread then getting 1, on the fast path (epoch or no
+  reclaimer, sanitizer off: ``get``'s inlined search): a second removal that finds 1 already
+  marked reports it absent, so the get that follows must not report it, though it is still linked.
 
 The same harness fails on an index whose removals never mark the node.
 """
@@ -44,12 +47,12 @@ class MarkIgnored:
         return self._inner.compare_exchange(index, expected, desired, *args, **kwargs)
 
 
-def index_body(name, racers, broken=False):
+def index_body(name, racers, broken=False, sanitize=True):
     """Thread 0 inserts ids 1 and 3 (one bucket), runs ``racers`` on threads of their own, then
     reads every id; the whole history must linearize."""
 
     def make(rec):
-        index = OrderIndex(max_capacity=8, buckets=1, reclaimer=rec, sanitize=True)
+        index = OrderIndex(max_capacity=8, buckets=1, reclaimer=rec, sanitize=sanitize)
         if broken:
             index._next = MarkIgnored(index._next)
         return index
@@ -85,6 +88,28 @@ def test_every_schedule(name, scenario):
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_schedule_hazard_bound_two(scenario):
     report = verify.model(index_body("hazard", SCENARIOS[scenario]), max_preemptions=2)
+    assert report.complete and report.executions > 1
+
+
+def get(key):
+    def op(index, h, thread):
+        h.record(thread, "get", index.get, key)
+
+    return op
+
+
+def then(*ops):
+    def op(index, h, thread):
+        for each in ops:
+            each(index, h, thread)
+
+    return op
+
+
+@pytest.mark.parametrize("name", ["epoch", "none"])
+def test_fast_path_get_after_a_racing_remove_every_schedule(name):
+    report = verify.model(index_body(name, [pop(1), then(pop(1), get(1))], sanitize=False),
+                          max_preemptions=BOUNDS[name])
     assert report.complete and report.executions > 1
 
 
