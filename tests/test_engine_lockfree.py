@@ -3,6 +3,7 @@ order on concurrent ones, progress with a thread frozen at any step, bounded log
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -244,39 +245,47 @@ def test_a_thread_frozen_at_every_step_does_not_stop_the_others():
     assert frozen > 30  # the victim's command passes that many points: each was tried
 
 
-@pytest.mark.thread_unsafe(reason="starts its own threads")
-@pytest.mark.parametrize("step", ["linked", "planned", "announced", "applied"])
-def test_others_finish_a_command_stalled_at_each_named_step(step):
+@contextlib.contextmanager
+def victim_stalled_at(step):
+    """A book with a maker's ask of 3 at 100 and a victim thread whose buy of 2 at 100 is stalled
+    at named ``step`` while the block runs (yields the engine); then the victim is released and
+    must have its whole fill, order id 2."""
     engine = LockFreeEngine([Instrument("AAA", tick_size=1)])
     engine.submit("AAA", Side.SELL, 3, 100, owner="maker")
     stalled, release = threading.Event(), threading.Event()
-    victim_thread = {}
+    victim_thread, result = {}, {}
 
     def on_step(name, entry):
         if name == step and threading.get_ident() == victim_thread.get("ident") and not stalled.is_set():
             stalled.set()
             release.wait(30)
 
-    engine.on_step = on_step
-    result = {}
-
     def body():
         victim_thread["ident"] = threading.get_ident()
         result["victim"] = engine.submit("AAA", Side.BUY, 2, 100, owner="victim")
 
+    engine.on_step = on_step
     t = threading.Thread(target=body)
     t.start()
     try:
         assert stalled.wait(10)
-        # the victim's command is linked: the others complete it, then their own
-        assert engine.submit("AAA", Side.BUY, 1, 100, owner="other").filled_qty == 1
-        assert engine.best("AAA").ask is None
-        assert engine.order("AAA", 2).filled == 2
+        yield engine
+        # the block's operations finished while the victim stayed stalled (not after its stall timed out)
+        assert "victim" not in result and t.is_alive(), f"the others waited for the victim stalled at {step!r}"
     finally:
         release.set()
         t.join(30)
     assert result["victim"].filled_qty == 2 and result["victim"].order_id == 2
 
+
+@pytest.mark.thread_unsafe(reason="starts its own threads")
+@pytest.mark.parametrize("step", ["linked", "planned", "announced", "applied"])
+def test_others_finish_a_command_stalled_at_each_named_step(step):
+    with victim_stalled_at(step) as engine:
+        # the victim's command is linked: the others complete it, then their own
+        assert engine.submit("AAA", Side.BUY, 1, 100, owner="other").filled_qty == 1
+        assert engine.best("AAA").ask is None
+        assert engine.order("AAA", 2).filled == 2
 
 
 @pytest.mark.thread_unsafe(reason="starts its own threads")
@@ -284,39 +293,13 @@ def test_others_finish_a_command_stalled_at_each_named_step(step):
 def test_a_reader_alone_finishes_a_command_stalled_half_applied(step):
     """No other writer comes: a reader that finds the book half-applied waits a bounded time for
     the stalled writer, then completes its command itself and reads the state after it."""
-    engine = LockFreeEngine([Instrument("AAA", tick_size=1)])
-    engine.submit("AAA", Side.SELL, 3, 100, owner="maker")
-    stalled, release = threading.Event(), threading.Event()
-    victim_thread = {}
-
-    def on_step(name, entry):
-        if name == step and threading.get_ident() == victim_thread.get("ident") and not stalled.is_set():
-            stalled.set()
-            release.wait(30)
-
-    engine.on_step = on_step
-    result, read = {}, {}
-
-    def body():
-        victim_thread["ident"] = threading.get_ident()
-        result["victim"] = engine.submit("AAA", Side.BUY, 2, 100, owner="victim")
-
-    def reader():
-        read["filled"] = engine.order("AAA", 1).filled  # the maker's order, which the victim fills
-
-    t = threading.Thread(target=body)
-    t.start()
-    try:
-        assert stalled.wait(10)
-        r = threading.Thread(target=reader)
-        r.start()
-        r.join(10)
-        assert not r.is_alive(), f"a reader waited for a writer stalled at {step!r}"
-        assert read["filled"] == 2 and not release.is_set()
-    finally:
-        release.set()
-        t.join(30)
-    assert result["victim"].filled_qty == 2 and result["victim"].order_id == 2
+    with victim_stalled_at(step) as engine:
+        read = {}
+        reader = threading.Thread(target=lambda: read.update(filled=engine.order("AAA", 1).filled))
+        reader.start()
+        reader.join(10)
+        assert not reader.is_alive(), f"a reader waited for a writer stalled at {step!r}"
+        assert read["filled"] == 2  # the maker's order, which the victim's command fills
 
 
 # ---------------------------------------------------------------------- memory: bounded in commands
