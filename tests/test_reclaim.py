@@ -122,14 +122,16 @@ def test_epoch_does_not_free_while_a_reader_is_pinned():
     assert arena.in_use == 0
 
 
-def test_hazard_does_not_free_a_protected_slot():
+def test_hazard_frees_a_protected_slot_only_after_its_reader_unpins():
+    """A scan leaves a slot a reader protects; once the reader unpins, the next scan frees it,
+    while the reader's thread is still alive and registered (unpin clears its hazards)."""
+    from freeorder import atomic
+
     registry = HazardRegistry(min_scan=1)
     arena = Arena(4, sanitize=True)
     cell = arena.alloc("x")
-    from freeorder import atomic
-
     head = atomic.AtomicIntArray(1, cell)
-    protected, retired = threading.Event(), threading.Event()
+    protected, retired, unpinned, done = (threading.Event() for _ in range(4))
 
     def reader():
         with registry.pin() as guard:
@@ -137,49 +139,26 @@ def test_hazard_does_not_free_a_protected_slot():
             protected.set()
             retired.wait(10)
             arena.check(cell)  # still safe to dereference
-
-    t = threading.Thread(target=reader)
-    t.start()
-    protected.wait(10)
-    head.store(0, 0)
-    retire_all(registry, arena, [cell])
-    registry.flush()
-    assert arena.in_use == 1
-    retired.set()
-    t.join(10)
-    registry.flush()
-    assert arena.in_use == 0
-
-
-
-def test_hazard_frees_a_slot_once_its_reader_unpinned_though_the_reader_lives_on():
-    """Unpinning clears the guard's hazards: a scan frees what the reader had protected while
-    the reader's thread is still alive (and registered)."""
-    registry = HazardRegistry(min_scan=1)
-    arena = Arena(4, sanitize=True)
-    cell = arena.alloc("x")
-    from freeorder import atomic
-
-    head = atomic.AtomicIntArray(1, cell)
-    unpinned, done = threading.Event(), threading.Event()
-
-    def reader():
-        with registry.pin() as guard:
-            assert guard.protect(0, head, 0) == cell
         unpinned.set()
-        done.wait(10)  # alive and registered while the slot is retired and scanned
+        done.wait(10)
 
     t = threading.Thread(target=reader)
     t.start()
     try:
-        assert unpinned.wait(10)
+        assert protected.wait(10)
         head.store(0, 0)
         retire_all(registry, arena, [cell])
         registry.flush()
+        assert arena.in_use == 1, "a scan freed a protected slot"
+        retired.set()
+        assert unpinned.wait(10)
+        registry.flush()
         assert arena.in_use == 0, "a hazard outlived its guard's unpin"
     finally:
+        retired.set()
         done.set()
         t.join(10)
+
 
 def test_a_thread_that_exits_while_pinned_does_not_stall_epochs():
     collector = EpochCollector()
