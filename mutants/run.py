@@ -76,6 +76,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--render", action="store_true", help="only rewrite the report from the results file")
     args = parser.parse_args(argv)
     if args.render:
+        args.ids = None
         save(args, [], {}, time.monotonic())
         return 0
     tree = args.tree.resolve()
@@ -153,9 +154,12 @@ def write_report(path: Path, rows, baseline, elapsed: float, runs: int, ids) -> 
         "",
         f"`nox -s mutants` (mutants/catalogue.py): **{killed} of {len(real)} non-equivalent mutants killed "
         f"({score:.0f}%)**; killed means the covering tests failed in {runs} runs of {runs}. "
-        f"{len(rows) - len(real)} equivalent mutants are listed apart. Last run: "
-        f"`nox -s mutants{' -- ' + ' '.join(ids) if ids else ''}`, {time.strftime('%Y-%m-%d %H:%M')}, "
-        f"{elapsed / 60:.0f} min; each row says when it was measured.",
+        f"{len(rows) - len(real)} equivalent mutants are listed apart. "
+        + (f"Rendered from {path.with_suffix('.json').name} at {time.strftime('%Y-%m-%d %H:%M')}"
+           if ids is None else
+           f"Last run: `nox -s mutants{' -- ' + ' '.join(ids) if ids else ''}`, {time.strftime('%Y-%m-%d %H:%M')}, "
+           f"{elapsed / 60:.0f} min")
+        + "; each row says when it was measured.",
         "",
     ]
     if broken:
