@@ -293,6 +293,14 @@ def visible_log() -> CommandLog:
     return log
 
 
+def linked_entries(log: CommandLog) -> list:
+    """(pos, payload) of each entry after ``first``, following the links."""
+    out, entry = [], log.first
+    while (entry := log.successor(entry)) is not None:
+        out.append((entry.pos, entry.payload))
+    return out
+
+
 def command_log():
     """Two appenders ("a", "b") and a reader following next ids from first: positions 1, 2 in
     link order, each entry linked once, and the reader sees a prefix of the final log."""
@@ -300,19 +308,10 @@ def command_log():
     def body():
         log = visible_log()
         appenders = [spawn(log.append, name) for name in ("a", "b")]
-
-        def read():
-            out, entry = [], log.first
-            while (entry := log.successor(entry)) is not None:
-                out.append((entry.pos, entry.payload))
-            return out
-
-        reader = spawn(read)
+        reader = spawn(linked_entries, log)
         linked = [h.join() for h in appenders]
         seen = reader.join()
-        final, entry = [], log.first
-        while (entry := log.successor(entry)) is not None:
-            final.append((entry.pos, entry.payload))
+        final = linked_entries(log)
         assert sorted(e.payload for e in linked) == ["a", "b"], linked
         assert final == sorted((e.pos, e.payload) for e in linked), f"lost or doubled: {final}"
         assert [p for p, _ in final] == [1, 2], final

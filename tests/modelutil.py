@@ -49,3 +49,13 @@ def keyed_race_body(reclaimer_name, make, racers, spec, before=None):
         assert getattr(structure.arena, "violations", []) == []  # the sanitizer's, when it is on
 
     return body
+
+
+def then(*ops):
+    """A racer for ``keyed_race_body`` that runs the racers ``ops`` one after another on its thread."""
+
+    def op(structure, h, thread):
+        for each in ops:
+            each(structure, h, thread)
+
+    return op

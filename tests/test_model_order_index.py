@@ -23,7 +23,7 @@ from freeorder import verify
 from freeorder.lockfree import OrderIndex
 from freeorder.lockfree.arena import MARK
 from freeorder.verify.specs import OrderIndexModel
-from modelutil import keyed_race_body
+from modelutil import keyed_race_body, then
 from test_verify_structures import RECLAIMERS
 
 pytestmark = pytest.mark.thread_unsafe(reason="the model checker switches the global atomics backend")
@@ -94,14 +94,6 @@ def test_every_schedule_hazard_bound_two(scenario):
 def get(key):
     def op(index, h, thread):
         h.record(thread, "get", index.get, key)
-
-    return op
-
-
-def then(*ops):
-    def op(index, h, thread):
-        for each in ops:
-            each(index, h, thread)
 
     return op
 

@@ -24,7 +24,7 @@ from freeorder import verify
 from freeorder.lockfree import SkipListMap
 from freeorder.lockfree import skiplist as skiplist_module
 from freeorder.verify.specs import SkipListMapModel
-from modelutil import keyed_race_body
+from modelutil import keyed_race_body, then
 from test_verify_structures import RECLAIMERS
 
 pytestmark = pytest.mark.thread_unsafe(reason="the model checker switches the global atomics backend")
@@ -89,16 +89,6 @@ def get_1(m, h, thread):
     h.record(thread, "get", m.get, 1)
 
 
-def pop_1_then_get_1(m, h, thread):  # the get starts after this thread saw 1 removed
-    pop_1(m, h, thread)
-    get_1(m, h, thread)
-
-
-def replace_1_then_pop_1(m, h, thread):  # the value now lives in a value slot
-    replace_1(m, h, thread)
-    pop_1(m, h, thread)
-
-
 def replace_1_twice(m, h, thread):  # the second replace retires the first one's value slot
     h.record(thread, "insert", m.insert, 1, "A")
     h.record(thread, "insert", m.insert, 1, "B")
@@ -126,8 +116,9 @@ def test_every_schedule_hazard_bound_two(scenario, heights):
 
 @pytest.mark.parametrize("name", ["epoch", "none"])
 def test_fast_path_get_after_a_racing_remove_every_schedule(name, heights):
-    # one preemption: the first removal is stopped just after its dead bit
-    report = verify.model(map_body(name, heights, [replace_1_then_pop_1, pop_1_then_get_1], sanitize=False),
+    # one preemption: the first removal is stopped just after its dead bit. The replace first puts
+    # 1's value in a slot of its own; the get starts after its thread's removal saw 1 removed
+    report = verify.model(map_body(name, heights, [then(replace_1, pop_1), then(pop_1, get_1)], sanitize=False),
                           max_preemptions=1)
     assert report.complete and report.executions > 1
 

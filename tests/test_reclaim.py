@@ -15,6 +15,7 @@ from freeorder.reclaim import (
     key_of,
     make_reclaimer,
 )
+from threadutil import run_in_thread
 
 pytestmark = pytest.mark.thread_unsafe(reason="starts threads / relies on per-thread records")
 
@@ -60,13 +61,6 @@ class EagerReclaimer:
 
     def help(self):
         return 0
-
-
-def in_thread(fn):
-    t = threading.Thread(target=fn)
-    t.start()
-    t.join(30)
-    assert not t.is_alive()
 
 
 @pytest.mark.parametrize("name", ["epoch", "hazard"])
@@ -167,7 +161,7 @@ def test_a_thread_that_exits_while_pinned_does_not_stall_epochs():
     def pin_and_die():
         collector.pin().__enter__()  # never unpinned: the thread just ends
 
-    in_thread(pin_and_die)
+    run_in_thread(pin_and_die, timeout=30)
     refs = [arena.alloc() for _ in range(16)]
     retire_all(collector, arena, refs)
     collector.flush()
@@ -203,7 +197,7 @@ def test_garbage_of_an_exited_thread_is_adopted(name):
     arena = Arena(32, sanitize=True)
     refs = [arena.alloc() for _ in range(5)]
 
-    in_thread(lambda: retire_all(reclaimer, arena, refs))
+    run_in_thread(lambda: retire_all(reclaimer, arena, refs), timeout=30)
     reclaimer.flush()
     if name == "epoch":
         reclaimer.flush()
@@ -215,7 +209,7 @@ def test_garbage_of_an_exited_thread_is_adopted(name):
 def test_thread_records_are_reused_after_exit(name):
     reclaimer = make_reclaimer(name, max_threads=2)
     for _ in range(6):
-        in_thread(lambda: reclaimer.pin().__enter__().__exit__(None, None, None))
+        run_in_thread(lambda: reclaimer.pin().__enter__().__exit__(None, None, None), timeout=30)
     with reclaimer.pin():
         pass
 
@@ -232,7 +226,7 @@ def test_too_many_threads_is_a_clear_error():
         except TooManyThreads as exc:
             errors.append(str(exc))
 
-    in_thread(second)
+    run_in_thread(second, timeout=30)
     assert errors and "1 thread records" in errors[0]
 
 

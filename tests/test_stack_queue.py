@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from freeorder.lockfree import ArenaExhausted, MSQueue, TreiberStack
 from freeorder.reclaim import make_reclaimer
-from threadutil import run_threads
+from threadutil import run_in_thread, run_threads
 
 RECLAIMERS = ["epoch", "hazard", "none"]
 ops = st.lists(st.one_of(st.tuples(st.just("put"), st.integers()), st.just(("take",)), st.just(("peek",))), max_size=120)
@@ -123,15 +123,6 @@ def test_an_unbounded_arena_reclaims_before_it_grows(name, sanitize):
     assert stack.arena.capacity == 64, f"the arena grew to {stack.arena.capacity} slots for 50 live items"
 
 
-def in_another_thread(fn):
-    """Run ``fn`` to completion in a new thread (its own reclaimer record) and return its result."""
-    out = []
-    worker = threading.Thread(target=lambda: out.append(fn()))
-    worker.start()
-    worker.join()
-    return out[0]
-
-
 @pytest.mark.thread_unsafe(reason="starts its own threads")
 def test_a_pop_protects_the_head_it_retries_with():
     """Hazard pointers: a pop whose compare-exchange fails re-reads the head under protection.
@@ -147,7 +138,7 @@ def test_a_pop_protects_the_head_it_retries_with():
 
     def meanwhile(step):
         if step == "pop:read-head" and len(popped) < 2:
-            popped.append(in_another_thread(lambda: (stack.pop(), reclaimer.flush())[0]))
+            popped.append(run_in_thread(lambda: (stack.pop(), reclaimer.flush())[0]))
 
     assert stack.handle(on_step=meanwhile).pop() == "c"
     assert popped == ["a", "b"]
@@ -168,7 +159,7 @@ def test_peek_never_reports_an_item_popped_while_it_looked(name):
 
     def meanwhile(step):
         if step == "peek:read-head" and not popped:
-            popped.append(in_another_thread(stack.pop))
+            popped.append(run_in_thread(stack.pop))
 
     assert stack.handle(on_step=meanwhile).peek() == "bottom"
     assert popped == ["top"]

@@ -28,3 +28,23 @@ def run_threads(n, target, timeout=JOIN_TIMEOUT):
         assert not t.is_alive(), "thread did not finish in time"
     if errors:
         raise errors[0]
+
+
+def run_in_thread(fn, timeout=JOIN_TIMEOUT):
+    """Run ``fn()`` to completion on a new thread (its own reclaimer records) and return its
+    result; re-raise its error; fail if it does not finish within the join limit."""
+    out, errors = [], []
+
+    def body():
+        try:
+            out.append(fn())
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(timeout * TIME_SCALE)
+    assert not t.is_alive(), "thread did not finish in time"
+    if errors:
+        raise errors[0]
+    return out[0]
